@@ -1,0 +1,51 @@
+# Two commands matter: `make run` (the app on demo data) and `make test` (every test).
+# Both start from nothing: they create .venv and install what they need.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: setup setup-test run test check bench clean
+
+# Shared, idempotent set-up: the virtual environment, the pinned requirements, and the demo
+# model (trained once here rather than shipped as a binary; see README).
+setup: $(VENV)/.requirements-stamp models/demo/metadata.json
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.requirements-stamp: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+models/demo/metadata.json: $(VENV)/.requirements-stamp
+	$(PY) -m impactiq demo-model --out models/demo
+
+# Test set-up: everything above plus the test tools and Debian's chromium for the browser test.
+setup-test: setup $(VENV)/.dev-requirements-stamp /usr/bin/chromium
+
+$(VENV)/.dev-requirements-stamp: requirements-dev.txt $(VENV)/.requirements-stamp
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+run: setup
+	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
+
+test: setup-test
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+check: setup-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: setup
+	$(PY) bench/bench_reader.py
+
+clean:
+	rm -rf $(VENV) models/demo .pytest_cache
