@@ -1,0 +1,72 @@
+"""What every page shares: session-state keys, the current data set, and error display.
+
+Keys live here, and only here, so that pages never disagree on a string literal.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from impactiq.dataset import Experiment
+from impactiq.demo import DEFAULT_ROWS, DEMO_DATASETS, load_demo
+from impactiq.errors import ImpactIQError
+from impactiq.summary import Summary, summarise
+
+# The validated Experiment every page works on, and its summary (computed once per load).
+EXPERIMENT = "experiment"
+SUMMARY = "summary"
+# Where the current data came from, shown as a caption on every page.
+DATA_SOURCE = "data_source"
+# An uploaded table that still needs a column mapping before it becomes the experiment.
+PENDING_TABLE = "pending_table"
+PENDING_NAME = "pending_name"
+# The file id of the last upload we processed, so a rerun does not process it again.
+PROCESSED_UPLOAD = "processed_upload"
+# The model every page uses: a folder name under models/.
+MODEL_NAME = "model_name"
+# The last training result shown on the Train page.
+TRAINED = "trained"
+
+DEFAULT_DEMO = "synthetic"
+# Tests point the app at a temporary folder so they never touch saved models.
+MODELS_DIR = os.environ.get("IMPACTIQ_MODELS_DIR", "models")
+
+
+def show_error(error: ImpactIQError) -> None:
+    """Show a user-fixable problem; what the user had before stays loaded."""
+    st.error(str(error), icon="⚠️")
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _demo(name: str, n_rows: int, arm: str) -> tuple[Experiment, Summary]:
+    """A demo data set and its summary, computed once per choice and shared by reruns."""
+    experiment = load_demo(name, n_rows=n_rows, arm=arm)
+    return experiment, summarise(experiment)
+
+
+def use_experiment(experiment: Experiment, summary: Summary | None, source: str) -> None:
+    """Make `experiment` the data set every page works on; only a valid one ever gets here."""
+    st.session_state[EXPERIMENT] = experiment
+    st.session_state[SUMMARY] = summary if summary is not None else summarise(experiment)
+    st.session_state[DATA_SOURCE] = source
+
+
+def use_demo(name: str, *, n_rows: int = DEFAULT_ROWS, arm: str = "any") -> None:
+    """Load a demo data set into the session."""
+    experiment, summary = _demo(name, n_rows, arm)
+    use_experiment(experiment, summary, f"demo data set: {DEMO_DATASETS[name]}")
+
+
+def current_experiment() -> Experiment:
+    """The session's data set; the default demo set on a first visit, so no page starts empty."""
+    if EXPERIMENT not in st.session_state:
+        use_demo(DEFAULT_DEMO)
+    return st.session_state[EXPERIMENT]
+
+
+def current_summary() -> Summary:
+    """The summary of the session's data set."""
+    current_experiment()
+    return st.session_state[SUMMARY]

@@ -1,0 +1,192 @@
+"""Data: bring in an experiment (upload or demo), map its columns, and see what it says."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from impactiq import charts
+from impactiq.dataset import prepare_experiment
+from impactiq.demo import DEFAULT_ROWS, DEMO_DATASETS, HILLSTROM_ARMS
+from impactiq.errors import ImpactIQError
+from impactiq.mapping import suggest_mapping, treatment_values
+from impactiq.reader import read_table
+from impactiq.schema import build_schema, detect_criteo
+from pages import common
+
+st.title("Data")
+st.caption(
+    "A randomized experiment: who was treated, what happened, and what we knew about each user "
+    "beforehand. Upload your own or open a demo data set."
+)
+
+
+def _upload() -> None:
+    """Read a new upload; a Criteo-layout file is used at once, anything else waits for a mapping."""
+    uploaded = st.file_uploader(
+        "Upload an experiment (CSV, CSV.gz or Parquet, up to 1 GB)", type=["csv", "gz", "parquet", "pq"]
+    )
+    if uploaded is None or uploaded.file_id == st.session_state.get(common.PROCESSED_UPLOAD):
+        return
+    st.session_state[common.PROCESSED_UPLOAD] = uploaded.file_id
+    try:
+        with st.spinner(f"Reading {uploaded.name}…"):
+            table = read_table(uploaded.getvalue(), filename=uploaded.name)
+            if detect_criteo(table.columns) is None:
+                st.session_state[common.PENDING_TABLE] = table
+                st.session_state[common.PENDING_NAME] = uploaded.name
+                return
+            experiment = prepare_experiment(table, name=uploaded.name)
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    st.session_state.pop(common.PENDING_TABLE, None)
+    common.use_experiment(experiment, None, f"uploaded file {uploaded.name} (Criteo layout)")
+
+
+def _mapping_form(table: pd.DataFrame, name: str) -> None:
+    """Ask which column is the treatment, which values are treated, and the outcomes and features."""
+    st.subheader(f"Map the columns of {name}")
+    st.write(
+        f"{len(table):,} rows, {table.shape[1]} columns. This table is not in Criteo's layout: say what each column is."
+    )
+    suggestion = suggest_mapping(table)
+    columns = list(table.columns)
+    treatment = st.selectbox(
+        "Treatment column", columns, index=columns.index(suggestion.treatment) if suggestion.treatment else 0
+    )
+    values = treatment_values(table, treatment)
+    if len(values) > 50:
+        st.warning(f"'{treatment}' has {len(values):,} distinct values: a treatment column has a few groups.")
+        values = values[:50]
+    same_column = treatment == suggestion.treatment
+    with st.form("mapping"):
+        left, right = st.columns(2)
+        treated = left.multiselect(
+            "Treated values", values, default=list(suggestion.treated_values) if same_column else []
+        )
+        control = right.multiselect(
+            "Control values", values, default=list(suggestion.control_values) if same_column else []
+        )
+        others = [c for c in columns if c != treatment]
+        outcomes = st.multiselect(
+            "Outcome columns", others, default=[c for c in suggestion.outcomes if c in others]
+        )
+        features = st.multiselect(
+            "Feature columns (measured before treatment)",
+            others,
+            default=[c for c in suggestion.features if c in others],
+        )
+        submitted = st.form_submit_button("Use this mapping", type="primary")
+    if not submitted:
+        return
+    try:
+        schema = build_schema(
+            table,
+            treatment=treatment,
+            treated_values=treated,
+            control_values=control,
+            outcomes=outcomes,
+            features=features,
+        )
+        experiment = prepare_experiment(table, schema, name=name)
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    st.session_state.pop(common.PENDING_TABLE, None)
+    common.use_experiment(experiment, None, f"uploaded file {name}")
+    st.rerun()
+
+
+def _demo_picker() -> None:
+    """Pick and load one of the built-in data sets."""
+    name = st.selectbox("Demo data set", list(DEMO_DATASETS), format_func=lambda n: DEMO_DATASETS[n])
+    n_rows, arm = DEFAULT_ROWS, "any"
+    if name == "synthetic":
+        n_rows = st.number_input("Rows", 1_000, 2_000_000, DEFAULT_ROWS, step=50_000)
+    if name == "hillstrom":
+        arm = st.radio("Treated arm versus no e-mail", list(HILLSTROM_ARMS), horizontal=True)
+    if st.button("Load demo data", type="primary"):
+        try:
+            common.use_demo(name, n_rows=int(n_rows), arm=arm)
+        except ImpactIQError as error:
+            common.show_error(error)
+        st.session_state.pop(common.PENDING_TABLE, None)
+
+
+def _show_summary() -> None:
+    """The current data set: arms, outcome rates, naive effects, balance and randomization."""
+    experiment, summary = common.current_experiment(), common.current_summary()
+    st.divider()
+    st.subheader(f"Current data set: {experiment.name}")
+    st.caption(st.session_state[common.DATA_SOURCE])
+    for warning in experiment.warnings:
+        st.warning(warning)
+    arms = summary.arms.set_index("arm")
+    cols = st.columns(3)
+    cols[0].metric("Rows", f"{summary.n_rows:,}")
+    cols[1].metric(
+        "Treated",
+        f"{arms.loc['treated', 'rows']:,}",
+        f"{arms.loc['treated', 'share']:.1%} of rows",
+        delta_color="off",
+    )
+    cols[2].metric(
+        "Control",
+        f"{arms.loc['control', 'rows']:,}",
+        f"{arms.loc['control', 'share']:.1%} of rows",
+        delta_color="off",
+    )
+    st.markdown("**Naive average effect** (difference in means, treated − control, 95% CI)")
+    st.dataframe(_effects_table(summary.effects), hide_index=True)
+    if summary.truth is not None:
+        st.markdown("**True average effect** (known for synthetic data) against the naive estimate")
+        st.dataframe(summary.truth, hide_index=True)
+    outcome = st.selectbox("Outcome to chart", list(experiment.schema.outcomes))
+    rates = summary.rates[summary.rates["outcome"] == outcome]
+    left, right = st.columns(2)
+    left.altair_chart(
+        charts.estimate_with_interval_chart(
+            rates,
+            category="arm",
+            estimate="mean",
+            lower="ci_low",
+            upper="ci_high",
+            title=f"{outcome} by arm (95% CI)",
+            percent=experiment.schema.is_binary(outcome),
+        ),
+        width="stretch",
+    )
+    right.altair_chart(charts.balance_chart(summary.balance), width="stretch")
+    check = summary.randomization
+    (st.success if check.passed else st.warning)(f"Randomization check: {check.verdict}")
+
+
+def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """The effects table in a reader's units: rates in %, rate effects in percentage points."""
+    rows = []
+    for row in effects.itertuples():
+        level, change = ("{:.3%}", "{:+.3f} pp") if row.kind == "rate" else ("{:,.4f}", "{:+,.4f}")
+        scale = 100 if row.kind == "rate" else 1
+        rows.append(
+            {
+                "outcome": row.outcome,
+                "treated": level.format(row.treated),
+                "control": level.format(row.control),
+                "effect": change.format(row.effect * scale),
+                "95% CI": f"[{change.format(row.ci_low * scale)}, {change.format(row.ci_high * scale)}]",
+                "relative lift (95% CI)": f"{row.lift:+.1%} [{row.lift_low:+.1%}, {row.lift_high:+.1%}]",
+                "p-value": f"{row.p_value:.2g}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])
+with upload_tab:
+    _upload()
+    if common.PENDING_TABLE in st.session_state:
+        _mapping_form(st.session_state[common.PENDING_TABLE], st.session_state[common.PENDING_NAME])
+with demo_tab:
+    _demo_picker()
+_show_summary()

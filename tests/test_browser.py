@@ -1,0 +1,105 @@
+"""One real-browser journey: a real Streamlit server driven by Playwright through Debian's chromium.
+
+The server runs on a free port against a temporary models folder, so the journey never
+touches the developer's saved models.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited early with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not become healthy at {url}")
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    """A real `streamlit run` of the app on a free port, stopped after the module."""
+    port = _free_port()
+    env = {**os.environ, "IMPACTIQ_MODELS_DIR": str(tmp_path_factory.mktemp("models"))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        yield page
+        browser.close()
+
+
+def _no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, "the app showed a stack trace"
+
+
+def test_journey(page, app_url, tmp_path):
+    """Open the app, upload a CSV and see its summary."""
+    from impactiq.synthetic import make_criteo_like
+
+    page.goto(app_url)
+    page.get_by_text("Current data set: Synthetic").wait_for()
+    _no_exception(page)
+
+    upload = tmp_path / "campaign.csv"
+    make_criteo_like(20_000, seed=11).to_csv(upload, index=False)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(upload)
+    page.get_by_text("Current data set: campaign.csv").wait_for()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
+    page.get_by_text("Randomization check").wait_for()
+    _no_exception(page)
