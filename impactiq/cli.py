@@ -1,0 +1,419 @@
+"""The command line: train, score, evaluate and segment with models without the app.
+
+    python -m impactiq train --data criteo.csv.gz --out models/visit_forest
+    python -m impactiq score --model models/visit_forest --data new.csv --out scored.csv
+    python -m impactiq evaluate --model models/visit_forest --data test.csv --json
+    python -m impactiq demo-model --out models/demo
+    python -m impactiq segments --model models/visit_forest --data test.csv --by channel --json
+
+A problem the user can fix (a missing column, an unknown model) prints its message and exits
+with status 2; anything else is a bug and shows its traceback. Heavy modules are imported
+inside the commands so that `--help` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from impactiq.errors import ImpactIQError
+
+# Rows scored at a time: bounds the memory of a forest's per-row intermediate arrays.
+SCORE_CHUNK_ROWS = 100_000
+# The demo model: synthetic Criteo-style data with known effects, small enough to train in
+# seconds on two cores, large enough that its intervals and Qini are stable.
+DEMO_DATASET = "synthetic"
+DEMO_ROWS = 50_000
+DEMO_OUTCOME = "visit"
+DEMO_SEED = 0
+DEMO_ESTIMATOR = "causal_forest"
+DEMO_PARAMS = None
+EXIT_USER_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit status (2 for a problem the user can fix)."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.command(args)
+    except ImpactIQError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m impactiq",
+        description="Uplift modelling on randomized A/B data: train, score and evaluate models.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train an uplift model on an experiment table and save it",
+        description="Train an uplift model on a table and save it to a model folder. A table in the "
+        "Criteo layout (f0..f11, treatment, visit/conversion) needs no column flags; any other "
+        "table needs --treatment and --outcome.",
+    )
+    train.add_argument("--data", required=True, help="CSV (plain or .gz) or Parquet file")
+    train.add_argument("--treatment", help="the treatment column (not needed for the Criteo layout)")
+    train.add_argument("--treated", nargs="+", metavar="VALUE", help="treatment value(s) meaning treated")
+    train.add_argument("--control", nargs="+", metavar="VALUE", help="treatment value(s) meaning control")
+    train.add_argument("--outcome", help="the outcome column (Criteo layout: visit by default)")
+    train.add_argument("--features", nargs="+", metavar="COL", help="feature columns (default: all others)")
+    train.add_argument("--estimator", default="causal_forest", help="estimator name (default: causal_forest)")
+    train.add_argument("--params", type=_json_object, help="estimator parameters as a JSON object")
+    train.add_argument("--sample", type=int, help="train on a stratified random sample of this many rows")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    train.add_argument("--test-size", type=float, default=0.3, help="holdout share (default: 0.3)")
+    train.add_argument("--out", required=True, type=Path, help="model folder to write, e.g. models/NAME")
+    train.set_defaults(command=_train)
+
+    score = commands.add_parser(
+        "score",
+        help="add uplift and its 95%% interval to every row of a table",
+        description="Score every row of a table with a saved model. The output is the input plus the "
+        "columns uplift, uplift_lower and uplift_upper (the last two when the estimator has intervals).",
+    )
+    score.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/NAME")
+    score.add_argument(
+        "--data", required=True, help="CSV (plain or .gz) or Parquet file with the feature columns"
+    )
+    score.add_argument("--out", required=True, type=Path, help="output file: .csv, or .parquet for Parquet")
+    score.set_defaults(command=_score)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a saved model on labelled data: Qini, uplift at k, average effect",
+        description="Evaluate a saved model on a labelled experiment table it was not trained on. "
+        "Scores follow scikit-uplift's definitions; each carries its 95%% interval.",
+    )
+    evaluate.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/NAME")
+    evaluate.add_argument(
+        "--data", required=True, help="CSV (plain or .gz) or Parquet file with treatment and outcome"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    evaluate.set_defaults(command=_evaluate)
+
+    demo = commands.add_parser(
+        "demo-model",
+        help="train the demo model on synthetic data, unless it is up to date",
+        description=f"Train the demo model: the default estimator on {DEMO_ROWS:,} rows of synthetic "
+        f"Criteo-style data, outcome {DEMO_OUTCOME}. Skipped when the folder already holds a model of the "
+        "same data trained with the installed library versions.",
+    )
+    demo.add_argument(
+        "--out", type=Path, default=Path("models/demo"), help="model folder (default: models/demo)"
+    )
+    demo.set_defaults(command=_demo_model)
+
+    segments = commands.add_parser(
+        "segments",
+        help="per segment: credited against incremental conversions, and where a budget should go",
+        description="Score a labelled table with a saved model, split it into segments and compare "
+        "traditional with causal attribution: uplift per segment (observed, predicted, doubly robust) "
+        "with 95%% intervals, credited, incremental and wasted conversions, ROI, the allocation of a "
+        "budget under both attributions, and random, response and uplift targeting. The budget is "
+        "money: contacts = budget / cost.",
+    )
+    segments.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/NAME")
+    segments.add_argument(
+        "--data", required=True, help="CSV (plain or .gz) or Parquet file with treatment and outcome"
+    )
+    segments.add_argument("--by", required=True, help="COLUMN, kmeans:K, uplift:Q or persuadability")
+    segments.add_argument("--cost", type=float, help="cost per contact (default: 0.1)")
+    segments.add_argument(
+        "--value", type=float, help="value per conversion (default: 10; 1 per unit of an amount)"
+    )
+    segments.add_argument("--budget", type=float, help="budget in money (default: 30%% of the rows x cost)")
+    segments.add_argument("--seed", type=int, default=0, help="K-means seed (default: 0)")
+    segments.add_argument(
+        "--json", action="store_true", help="print tables, allocation and strategies as JSON"
+    )
+    segments.set_defaults(command=_segments)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    from impactiq.artifacts import check_name
+    from impactiq.dataset import prepare_experiment
+    from impactiq.reader import read_table
+
+    check_name(args.out.name)
+    df = read_table(args.data, max_bytes=None)
+    if args.treatment is None:
+        # Recognised like an upload in the app: constant features are dropped with a warning.
+        schema, outcome, features = None, _criteo_outcome(df, args), args.features
+    else:
+        schema, outcome, features = _mapped_schema(df, args), args.outcome, None
+    experiment = prepare_experiment(df, schema, name=Path(args.data).name)
+    _report(experiment.warnings)
+    trained = _fit_and_save(
+        experiment,
+        args.out,
+        outcome=outcome,
+        estimator=args.estimator,
+        features=features,
+        sample=args.sample,
+        test_size=args.test_size,
+        seed=args.seed,
+        params=args.params,
+    )
+    print(_training_summary(trained, args.out))
+
+
+def _criteo_outcome(df, args: argparse.Namespace) -> str:
+    """The outcome to model in a Criteo-layout table (visit unless --outcome says otherwise)."""
+    from impactiq.schema import detect_criteo
+
+    if args.treated or args.control:
+        raise ImpactIQError("--treated and --control need --treatment: name the treatment column too.")
+    schema = detect_criteo(df.columns)
+    if schema is None:
+        raise ImpactIQError(
+            f"'{args.data}' is not in the Criteo layout (f0..f11, treatment, visit/conversion). Name its "
+            "columns: --treatment COL --outcome COL, and --treated VALUE --control VALUE when the "
+            "treatment column's values are not an obvious treated/control pair."
+        )
+    outcome = args.outcome or schema.outcomes[0]
+    if outcome not in schema.outcomes:
+        raise ImpactIQError(
+            f"--outcome {outcome} is not an outcome here; choose one of {', '.join(schema.outcomes)}."
+        )
+    return outcome
+
+
+def _mapped_schema(df, args: argparse.Namespace):
+    from impactiq.schema import build_schema, suggest_treated_values
+
+    if args.outcome is None:
+        raise ImpactIQError(
+            "--outcome is required with --treatment: name the outcome column (e.g. --outcome visit)."
+        )
+    if args.treatment not in df.columns:
+        raise ImpactIQError(
+            f"The treatment column '{args.treatment}' is not in '{args.data}'. Columns found: "
+            f"{', '.join(map(str, list(df.columns)[:20]))}."
+        )
+    if (args.treated is None) != (args.control is None):
+        raise ImpactIQError(
+            "Give both --treated and --control, or neither (for an obvious pair such as 0/1)."
+        )
+    treated, control = args.treated, args.control
+    if treated is None:
+        values = list(df[args.treatment].dropna().unique())
+        suggestion = suggest_treated_values(values)
+        if suggestion is None:
+            shown = ", ".join(repr(str(v)) for v in values[:10])
+            raise ImpactIQError(
+                f"Which values of '{args.treatment}' mean treated and which control? It holds {shown}. "
+                "Say so with --treated VALUE... --control VALUE..."
+            )
+        treated, control = suggestion
+        print(
+            f"treated: {', '.join(map(str, treated))}; control: {', '.join(map(str, control))}",
+            file=sys.stderr,
+        )
+    schema = build_schema(
+        df,
+        treatment=args.treatment,
+        treated_values=treated,
+        control_values=control,
+        outcomes=[args.outcome],
+        features=args.features,
+    )
+    return schema
+
+
+def _fit_and_save(experiment, out: Path, **options):
+    from impactiq.artifacts import save_model
+    from impactiq.training import train_model
+
+    trained = train_model(
+        experiment, on_stage=lambda stage: print(f"{stage} ...", file=sys.stderr), **options
+    )
+    save_model(trained, out.name, models_dir=out.parent)
+    return trained
+
+
+def _training_summary(trained, out: Path) -> str:
+    qini = trained.metrics["qini_auc_score"]
+    data = trained.data
+    lines = [
+        f"Trained {trained.estimator} for '{trained.outcome}' on {data['n_train']:,} rows in "
+        f"{trained.fit['seconds']:.1f} s; holdout {data['n_holdout']:,} rows.",
+        f"Holdout Qini AUC (scikit-uplift): {_interval(qini)}",
+        f"Saved to {out}",
+    ]
+    return "\n".join(lines)
+
+
+def _score(args: argparse.Namespace) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from impactiq.artifacts import load_model
+    from impactiq.reader import read_table
+
+    if not args.out.parent.is_dir():
+        raise ImpactIQError(
+            f"The folder '{args.out.parent}' for --out does not exist; create it or choose another path."
+        )
+    model = load_model(args.model)
+    _report(model.warnings)
+    df = read_table(args.data, max_bytes=None)
+    parquet = args.out.suffix.lower() == ".parquet"
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    writer = None
+    try:
+        for start in range(0, len(df), SCORE_CHUNK_ROWS):
+            chunk = df.iloc[start : start + SCORE_CHUNK_ROWS].copy()
+            chunk["uplift"] = model.effect(chunk)
+            if model.has_intervals:
+                chunk["uplift_lower"], chunk["uplift_upper"] = model.effect_interval(chunk, alpha=0.05)
+            if parquet:
+                table = pa.Table.from_pandas(chunk, preserve_index=False)
+                writer = writer or pq.ParquetWriter(partial, table.schema)
+                writer.write_table(table)
+            else:
+                chunk.to_csv(partial, mode="w" if start == 0 else "a", header=start == 0, index=False)
+        if writer is not None:
+            writer.close()
+        os.replace(partial, args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    if not model.has_intervals:
+        print(f"note: {model.estimator} gives no intervals, so only 'uplift' was added.", file=sys.stderr)
+    print(f"Scored {len(df):,} rows with {args.model}; wrote {args.out}")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from impactiq.artifacts import json_ready, load_model
+    from impactiq.dataset import prepare_experiment
+    from impactiq.reader import read_table
+    from impactiq.training import evaluate_model
+
+    model = load_model(args.model)
+    _report(model.warnings)
+    df = read_table(args.data, max_bytes=None)
+    experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
+    _report(experiment.warnings)
+    scores = evaluate_model(model, experiment, model.outcome, seed=args.seed)
+    result = {"model": str(args.model), "outcome": model.outcome, "data": str(args.data), **scores}
+    if args.json:
+        print(json.dumps(json_ready(result), indent=2, allow_nan=False))
+    else:
+        print(_evaluation_summary(result))
+
+
+def _evaluation_schema(model, columns):
+    """The model's schema narrowed to its own outcome (and its true effect when present)."""
+    from impactiq.schema import Schema
+
+    schema = model.schema.to_dict()
+    truth = model.schema.truth.get(model.outcome)
+    schema.update(
+        outcomes=[model.outcome],
+        binary_outcomes=[o for o in schema["binary_outcomes"] if o == model.outcome],
+        truth={model.outcome: truth} if truth in set(columns) else {},
+    )
+    return Schema.from_dict(schema)
+
+
+def _evaluation_summary(result: dict) -> str:
+    lines = [
+        f"{result['model']} on {result['data']}: {result['n_rows']:,} rows "
+        f"({result['n_treated']:,} treated, {result['n_control']:,} control), outcome '{result['outcome']}'",
+        f"Qini AUC:             {_interval(result['qini_auc_score'])}",
+        f"Uplift AUC:           {_interval(result['uplift_auc_score'])}",
+    ]
+    for strategy, by_k in result["uplift_at_k"].items():
+        for k, score in by_k.items():
+            lines.append(f"Uplift at top {float(k):.0%} ({strategy}): {_interval(score)}")
+    lines += [
+        f"Average effect (AIPW): {_interval(result['ate'])}",
+        f"Difference in means:   {_interval(result['naive_ate'])}",
+    ]
+    if "pehe" in result:
+        lines.append(f"True average effect {result['true_ate']:.4f}; PEHE {result['pehe']:.4f}")
+    if "interval_coverage" in result:
+        lines.append(f"95% interval coverage of the true effect: {result['interval_coverage']:.1%}")
+    lines.append("Scores follow scikit-uplift's definitions; intervals are 95%.")
+    return "\n".join(lines)
+
+
+def _demo_model(args: argparse.Namespace) -> None:
+    from impactiq.artifacts import library_versions, read_metadata
+    from impactiq.demo import load_demo
+    from impactiq.training import fingerprint_experiment
+
+    experiment = load_demo(DEMO_DATASET, n_rows=DEMO_ROWS, seed=DEMO_SEED)
+    fingerprint = fingerprint_experiment(experiment, DEMO_OUTCOME)
+    if (args.out / "metadata.json").is_file():
+        try:
+            saved = read_metadata(args.out)
+        except ImpactIQError as error:
+            print(f"retraining: {error}", file=sys.stderr)
+        else:
+            same_data = saved.get("data", {}).get("fingerprint", {}).get("sha256") == fingerprint["sha256"]
+            if same_data and saved.get("versions") == library_versions():
+                print(f"{args.out} is up to date (same data and library versions); nothing to do.")
+                return
+    trained = _fit_and_save(
+        experiment,
+        args.out,
+        outcome=DEMO_OUTCOME,
+        estimator=DEMO_ESTIMATOR,
+        params=DEMO_PARAMS,
+        seed=DEMO_SEED,
+    )
+    print(_training_summary(trained, args.out))
+
+
+def _segments(args: argparse.Namespace) -> None:
+    from impactiq import targeting
+    from impactiq.artifacts import json_ready, load_model
+    from impactiq.dataset import prepare_experiment
+    from impactiq.reader import read_table
+
+    model = load_model(args.model)
+    _report(model.warnings)
+    df = read_table(args.data, max_bytes=None)
+    experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
+    _report(experiment.warnings)
+    report = targeting.segment_report(
+        model, experiment, by=args.by, cost=args.cost, value=args.value, budget=args.budget, seed=args.seed
+    )
+    if args.json:
+        result = {"model": str(args.model), "data": str(args.data), **report.to_dict()}
+        print(json.dumps(json_ready(result), indent=2, allow_nan=False))
+    else:
+        print(report.to_markdown())
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON ({error}); e.g. '{{\"n_estimators\": 100}}'"
+        ) from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"n_estimators\": 100}'")
+    return value
+
+
+def _interval(score: dict) -> str:
+    if "unavailable" in score:
+        return f"not available ({score['unavailable']})"
+    return f"{score['estimate']:.4f} [95% CI {score['lower']:.4f}, {score['upper']:.4f}]"
+
+
+def _report(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)

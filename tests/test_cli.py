@@ -1,0 +1,266 @@
+"""Tests for the command line: train, score, evaluate and demo-model, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from impactiq import cli
+from impactiq.artifacts import load_model
+from impactiq.errors import ImpactIQError
+from impactiq.synthetic import make_criteo_like
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST_PARAMS = '{"n_estimators": 20, "min_samples_leaf": 20}'
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cli")
+
+
+@pytest.fixture(scope="module")
+def criteo_csv(workdir):
+    path = workdir / "train.csv"
+    make_criteo_like(3_000, seed=5).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_model(workdir, criteo_csv):
+    out = workdir / "models" / "cli_forest"
+    status = cli.main(
+        ["train", "--data", str(criteo_csv), "--params", FAST_PARAMS, "--seed", "1", "--out", str(out)]
+    )
+    assert status == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def fresh_csv(workdir):
+    """Rows the model never saw, with the truth columns of synthetic data."""
+    path = workdir / "fresh.csv"
+    make_criteo_like(2_000, seed=6).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def mapped_csv(workdir):
+    """A Hillstrom-like table: text treatment with an obvious control, a categorical feature."""
+    rng = np.random.default_rng(3)
+    n = 1_200
+    treated = rng.random(n) < 0.5
+    df = pd.DataFrame(
+        {
+            "segment": np.where(treated, "Mens E-Mail", "No E-Mail"),
+            "recency": rng.integers(1, 13, n),
+            "channel": rng.choice(["Web", "Phone", "Multichannel"], n),
+            "visit": (rng.random(n) < 0.1 + 0.05 * treated).astype(int),
+        }
+    )
+    path = workdir / "mapped.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_help_lists_every_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "impactiq", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0
+    for command in ("train", "score", "evaluate", "demo-model"):
+        assert re.search(rf"^    {command}\s+(train|add|score) ", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_train_on_the_criteo_layout_needs_no_column_flags(trained_model, capsys):
+    model = load_model(trained_model)
+    assert (model.outcome, model.estimator, model.metadata["seed"]) == ("visit", "causal_forest", 1)
+    assert model.metadata["params"]["n_estimators"] == 20
+
+
+def test_train_prints_fit_time_and_holdout_qini_with_its_interval(workdir, criteo_csv, capsys):
+    out = workdir / "models" / "seed2"
+    args = ["train", "--data", str(criteo_csv), "--seed", "2", "--params", FAST_PARAMS, "--out", str(out)]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr()
+    qini = load_model(out).metrics["qini_auc_score"]
+    assert (
+        f"Holdout Qini AUC (scikit-uplift): {qini['estimate']:.4f} [95% CI {qini['lower']:.4f}" in printed.out
+    )
+    assert "fitting nuisance and effect models" in printed.err
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_score_adds_uplift_and_its_interval_to_every_row(trained_model, fresh_csv, workdir, suffix):
+    out = workdir / f"scored{suffix}"
+    assert (
+        cli.main(["score", "--model", str(trained_model), "--data", str(fresh_csv), "--out", str(out)]) == 0
+    )
+    scored = pd.read_parquet(out) if suffix == ".parquet" else pd.read_csv(out)
+    original = pd.read_csv(fresh_csv)
+    assert list(scored.columns) == [*original.columns, "uplift", "uplift_lower", "uplift_upper"]
+    model = load_model(trained_model)
+    np.testing.assert_allclose(
+        scored["uplift"], model.effect(original), rtol=1e-12 if suffix == ".parquet" else 1e-9
+    )
+    assert (scored["uplift_lower"] <= scored["uplift"]).all() and (
+        scored["uplift"] <= scored["uplift_upper"]
+    ).all()
+    assert not any(p.name.endswith(".partial") for p in workdir.iterdir())
+
+
+def test_score_scores_in_chunks_like_all_at_once(trained_model, fresh_csv, workdir, monkeypatch):
+    monkeypatch.setattr(cli, "SCORE_CHUNK_ROWS", 300)
+    out = workdir / "chunked.csv"
+    assert (
+        cli.main(["score", "--model", str(trained_model), "--data", str(fresh_csv), "--out", str(out)]) == 0
+    )
+    scored = pd.read_csv(out)
+    assert len(scored) == 2_000
+    np.testing.assert_allclose(
+        scored["uplift"], load_model(trained_model).effect(pd.read_csv(fresh_csv)), rtol=1e-9
+    )
+
+
+def test_evaluate_json_holds_every_score_with_its_interval(trained_model, fresh_csv, capsys):
+    assert cli.main(["evaluate", "--model", str(trained_model), "--data", str(fresh_csv), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n_rows"] == 2_000
+    for key in ("qini_auc_score", "uplift_auc_score", "ate", "naive_ate", "mean_uplift"):
+        assert result[key]["lower"] <= result[key]["estimate"] <= result[key]["upper"]
+    for strategy in ("overall", "by_group"):
+        assert set(result["uplift_at_k"][strategy]["0.3"]) == {"estimate", "lower", "upper"}
+    truth = make_criteo_like(2_000, seed=6)["tau_visit"].to_numpy(np.float64)
+    assert result["true_ate"] == pytest.approx(truth.mean())
+    assert 0 <= result["interval_coverage"] <= 1 and result["pehe"] > 0
+
+
+def test_evaluate_prints_a_readable_summary(trained_model, fresh_csv, capsys):
+    assert cli.main(["evaluate", "--model", str(trained_model), "--data", str(fresh_csv)]) == 0
+    out = capsys.readouterr().out
+    assert "Qini AUC:" in out and "95% CI" in out and "interval coverage" in out
+
+
+def test_train_and_score_a_mapped_table_with_text_treatment_and_categories(workdir, mapped_csv, capsys):
+    out = workdir / "models" / "mapped"
+    args = [
+        "train",
+        "--data",
+        str(mapped_csv),
+        "--treatment",
+        "segment",
+        "--outcome",
+        "visit",
+        "--params",
+        FAST_PARAMS,
+    ]
+    assert cli.main([*args, "--out", str(out)]) == 0
+    assert "control: No E-Mail" in capsys.readouterr().err
+    model = load_model(out)
+    assert model.schema.categorical_features == ("channel",)
+    profiles = pd.DataFrame({"recency": [3, 3], "channel": ["Web", "Phone"]})
+    assert np.isfinite(model.effect(profiles)).all()
+    with pytest.raises(ImpactIQError, match="'Fax' that the model never saw"):
+        model.effect(pd.DataFrame({"recency": [3], "channel": ["Fax"]}))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "{missing}", "--out", "{models}/m"], "There is no file"),
+        (["train", "--data", "{mapped}", "--out", "{models}/m"], "not in the Criteo layout.*--treatment COL"),
+        (
+            ["train", "--data", "{mapped}", "--treatment", "segment", "--out", "{models}/m"],
+            "--outcome is required",
+        ),
+        (
+            [
+                "train",
+                "--data",
+                "{mapped}",
+                "--treatment",
+                "segment",
+                "--treated",
+                "x",
+                "--outcome",
+                "visit",
+                "--out",
+                "{models}/m",
+            ],
+            "both --treated and --control",
+        ),
+        (
+            ["train", "--data", "{criteo}", "--out", "{models}/bad name"],
+            "model name 'bad name' is not allowed",
+        ),
+        (
+            ["train", "--data", "{criteo}", "--outcome", "spend", "--out", "{models}/m"],
+            "--outcome spend is not an outcome",
+        ),
+        (
+            ["score", "--model", "{models}/nothing", "--data", "{criteo}", "--out", "{models}/s.csv"],
+            "no model folder",
+        ),
+        (
+            ["score", "--model", "{models}/cli_forest", "--data", "{criteo}", "--out", "{models}/no/s.csv"],
+            "does not exist",
+        ),
+        (
+            ["evaluate", "--model", "{models}/cli_forest", "--data", "{mapped}"],
+            "treatment column 'treatment' is not in",
+        ),
+    ],
+)
+def test_bad_input_exits_with_status_2_and_a_clear_message(
+    args, message, workdir, criteo_csv, mapped_csv, trained_model, capsys
+):
+    paths = {
+        "missing": workdir / "missing.csv",
+        "mapped": mapped_csv,
+        "criteo": criteo_csv,
+        "models": workdir / "models",
+    }
+    argv = [a.format(**paths) for a in args]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert re.search(message, err), err
+
+
+def test_demo_model_is_skipped_when_up_to_date(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "DEMO_ROWS", 2_000)
+    monkeypatch.setattr(cli, "DEMO_PARAMS", {"n_estimators": 20, "min_samples_leaf": 20})
+    out = tmp_path / "models" / "demo"
+    assert cli.main(["demo-model", "--out", str(out)]) == 0
+    first = (out / "metadata.json").read_text()
+    assert "Saved to" in capsys.readouterr().out
+    assert cli.main(["demo-model", "--out", str(out)]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert (out / "metadata.json").read_text() == first
+
+
+@pytest.mark.slow
+def test_demo_model_recovers_the_true_effects_of_the_synthetic_data(tmp_path, capsys):
+    """The real demo model (default estimator, 50,000 rows): its holdout estimates against tau."""
+    out = tmp_path / "models" / "demo"
+    assert cli.main(["demo-model", "--out", str(out)]) == 0
+    model = load_model(out)
+    scores, holdout = model.metrics, model.holdout
+    assert scores["ate"]["lower"] <= scores["true_ate"] <= scores["ate"]["upper"]
+    assert abs(scores["ate_error"]) < 0.002
+    # Better than giving everyone the average effect, and ranked in the right direction.
+    assert scores["pehe"] < holdout["tau"].std(ddof=0)
+    assert np.corrcoef(holdout["uplift"], holdout["tau"])[0, 1] > 0.3
+    assert scores["qini_auc_score"]["estimate"] > 0
