@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="ImpactIQ", page_icon="📈", layout="wide")
+st.set_page_config(page_title="ImpactIQ", page_icon=":material/trending_up:", layout="wide")
 st.navigation(
     [
-        st.Page("pages/data.py", title="Data", icon="📂", default=True),
-        st.Page("pages/train.py", title="Train", icon="🧪"),
-        st.Page("pages/simulator.py", title="Simulator", icon="🎛️"),
-        st.Page("pages/segments.py", title="Segments", icon="🧩"),
+        st.Page("pages/data.py", title="Data", icon=":material/table_chart:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/simulator.py", title="Simulator", icon=":material/tune:"),
+        st.Page("pages/segments.py", title="Segments", icon=":material/donut_small:"),
     ]
 ).run()

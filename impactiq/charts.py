@@ -15,6 +15,7 @@ CURVE_POINTS = 300
 MODEL_COLOR = "#2563eb"
 RANDOM_COLOR = "#9ca3af"
 PERFECT_COLOR = "#16a34a"
+PREDICTED_COLOR = "#ea580c"
 
 
 def thin_curve(x: np.ndarray, y: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
@@ -148,27 +149,85 @@ def evaluation_charts(holdout: pd.DataFrame) -> tuple[alt.Chart, alt.Chart | Non
     return qini_chart, gain_curve_chart(curves, title="Uplift curve (holdout)", y_title="uplift × users")
 
 
-def decile_chart(deciles: pd.DataFrame, *, percent: bool = True) -> alt.Chart:
-    """Observed uplift per decile of predicted uplift (95% CI) against the mean prediction."""
+def observed_vs_predicted_chart(
+    table: pd.DataFrame, *, category: str, title: str, percent: bool = True
+) -> alt.Chart:
+    """Observed uplift per group (95% CI) with the model's mean prediction as an orange tick.
+
+    `table` has columns `uplift`, `uplift_lower`, `uplift_upper` (observed) and
+    `predicted_uplift`; a prediction outside the observed interval is visible at a glance.
+    """
     observed = estimate_with_interval_chart(
-        deciles,
-        category="percentile",
+        table,
+        category=category,
         estimate="uplift",
         lower="uplift_lower",
         upper="uplift_upper",
-        title="Observed uplift by decile of predicted uplift (95% CI); orange: mean prediction",
+        title=title,
         percent=percent,
     )
     predicted = (
-        alt.Chart(deciles)
-        .mark_tick(color="#ea580c", thickness=3, size=24)
+        alt.Chart(table)
+        .mark_tick(color=PREDICTED_COLOR, thickness=3, size=24)
         .encode(
-            x=alt.X("percentile:N", sort=None),
+            x=alt.X(f"{category}:N", sort=None),
             y="predicted_uplift:Q",
-            tooltip=["percentile:N", "predicted_uplift:Q"],
+            tooltip=[f"{category}:N", alt.Tooltip("predicted_uplift:Q", format=".4f")],
         )
     )
     return observed + predicted
+
+
+def decile_chart(deciles: pd.DataFrame, *, percent: bool = True) -> alt.Chart:
+    """Observed uplift per decile of predicted uplift against the mean prediction."""
+    return observed_vs_predicted_chart(
+        deciles,
+        category="percentile",
+        percent=percent,
+        title="Observed uplift by decile of predicted uplift (95% CI); orange: mean prediction",
+    )
+
+
+def allocation_chart(per_segment: pd.DataFrame) -> alt.Chart:
+    """Users contacted per segment under the traditional and the causal plan, side by side."""
+    data = per_segment.melt(
+        id_vars="segment",
+        value_vars=["traditional_contacts", "causal_contacts"],
+        var_name="plan",
+        value_name="contacts",
+    )
+    data["plan"] = data["plan"].str.replace("_contacts", "")
+    return (
+        alt.Chart(data, title="Users contacted per segment")
+        .mark_bar()
+        .encode(
+            x=alt.X("segment:N", sort=None, title=None),
+            xOffset="plan:N",
+            y="contacts:Q",
+            color=alt.Color("plan:N", legend=alt.Legend(orient="bottom")),
+            tooltip=["segment:N", "plan:N", alt.Tooltip("contacts:Q", format=",")],
+        )
+    )
+
+
+def targeting_curves_chart(curves: pd.DataFrame, *, strategies, share: float) -> alt.Chart:
+    """Observed incremental revenue by share targeted per strategy (95% band), budget marked."""
+    base = alt.Chart(
+        curves, title="Incremental revenue by share targeted (observed, 95% band); rule: the budget"
+    )
+    x = alt.X("share:Q", axis=alt.Axis(format="%"), title="share of holdout users targeted")
+    colors = alt.Scale(domain=list(strategies), range=[RANDOM_COLOR, PREDICTED_COLOR, MODEL_COLOR])
+    band = base.mark_area(opacity=0.12).encode(
+        x=x, y="revenue_lower:Q", y2="revenue_upper:Q", color=alt.Color("strategy:N", scale=colors)
+    )
+    line = base.mark_line().encode(
+        x=x,
+        y=alt.Y("revenue:Q", title="incremental revenue"),
+        color=alt.Color("strategy:N", scale=colors, legend=alt.Legend(orient="bottom")),
+        tooltip=["strategy:N", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip("revenue:Q", format=",.0f")],
+    )
+    rule = alt.Chart(pd.DataFrame({"share": [share]})).mark_rule(strokeDash=[4, 4]).encode(x="share:Q")
+    return band + line + rule
 
 
 def _with_random(model_curve: tuple[np.ndarray, np.ndarray]) -> dict:

@@ -460,3 +460,23 @@ def ate_error(tau, uplift) -> float:
     _require_finite("tau", tau)
     _require_finite("uplift", uplift)
     return float(np.mean(uplift) - np.mean(tau))
+
+
+def aipw_scores(y_true, treatment, y0_pred, y1_pred, propensity: float | None = None) -> np.ndarray:
+    """Each row's doubly robust (AIPW) effect score; their mean over any group estimates its uplift.
+
+    Gamma = y1_pred - y0_pred + t (y - y1_pred) / e - (1 - t) (y - y0_pred) / (1 - e), with e
+    the known propensity, by default the treated share of the rows. In a randomized experiment
+    the mean of Gamma over a group chosen by the features is unbiased for the group's average
+    effect whatever the predicted outcomes; good predictions only make it less noisy.
+    """
+    t = np.asarray(treatment, dtype=np.float64)
+    e = float(t.mean()) if propensity is None else float(propensity)
+    if not 0.0 < e < 1.0:
+        raise ImpactIQError(
+            f"The scored rows need both treated and control users (treated share {e:.3g}); "
+            "score a table that holds both arms."
+        )
+    y = np.asarray(y_true, dtype=np.float64)
+    y0, y1 = np.asarray(y0_pred, dtype=np.float64), np.asarray(y1_pred, dtype=np.float64)
+    return y1 - y0 + t * (y - y1) / e - (1.0 - t) * (y - y0) / (1.0 - e)

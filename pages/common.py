@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from impactiq.dataset import Experiment
 from impactiq.demo import DEFAULT_ROWS, DEMO_DATASETS, load_demo
@@ -29,14 +30,34 @@ MODEL_NAME = "model_name"
 # The last training result shown on the Train page.
 TRAINED = "trained"
 
+# Set once a session has run a page through streamlit_app.py's navigation.
+IN_APP_NAVIGATION = "in_app_navigation"
+
 DEFAULT_DEMO = "synthetic"
 # Tests point the app at a temporary folder so they never touch saved models.
 MODELS_DIR = os.environ.get("IMPACTIQ_MODELS_DIR", "models")
 
 
+def use_app_navigation() -> None:
+    """Run this page inside streamlit_app.py's navigation, even when reached by a direct link.
+
+    Streamlit treats the folder named `pages/` as a legacy page list until some session has run
+    `st.navigation`; a shared link opened first after the server starts would otherwise run a
+    page on its own, without the app's layout or menu. For a session that has not yet been
+    through the app's navigation, clearing that flag and rerunning sends the request through
+    the entry point, which resolves the same URL to the same page. Sessions that have (the
+    only ones that can have clicked anything) are never rerun here.
+    """
+    if not PagesManager.uses_pages_directory:
+        st.session_state[IN_APP_NAVIGATION] = True
+    elif not st.session_state.get(IN_APP_NAVIGATION):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def show_error(error: ImpactIQError) -> None:
     """Show a user-fixable problem; what the user had before stays loaded."""
-    st.error(str(error), icon="⚠️")
+    st.error(str(error), icon=":material/error:")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

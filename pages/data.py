@@ -14,6 +14,8 @@ from impactiq.reader import read_table
 from impactiq.schema import build_schema, detect_criteo
 from pages import common
 
+common.use_app_navigation()
+
 st.title("Data")
 st.caption(
     "A randomized experiment: who was treated, what happened, and what we knew about each user "

@@ -88,6 +88,16 @@ def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, "the app showed a stack trace"
 
 
+def test_a_shared_link_opens_inside_the_app(page, app_url):
+    """The first request after start-up is a deep link: it must get the app's navigation."""
+    page.goto(f"{app_url}/train")
+    page.get_by_role("heading", name="Train").wait_for()
+    navigation = page.locator('[data-testid="stSidebarNav"]')
+    navigation.get_by_text("Segments").wait_for()
+    assert "common" not in navigation.inner_text()
+    _no_exception(page)
+
+
 def test_journey(page, app_url, tmp_path):
     """Open the app, upload a CSV and see its summary."""
     from impactiq.synthetic import make_criteo_like

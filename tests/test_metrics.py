@@ -456,3 +456,16 @@ def test_pehe_and_ate_error(tau, uplift, expected_pehe, expected_ate_error):
 def test_interval_coverage_counts_bounds_as_inside():
     # Row 0 inside, row 1 below its interval, row 2 on both bounds, row 3 above.
     assert metrics.interval_coverage([0, 1, 2, 3], [-1, 1.5, 2, 0], [1, 2, 2, 2]) == 0.5
+
+
+def test_aipw_scores_with_zero_predictions_average_to_the_difference_in_means():
+    y = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 0.0])
+    t = np.array([1, 1, 1, 0, 0, 0])
+    zeros = np.zeros(6)
+    scores = metrics.aipw_scores(y, t, zeros, zeros)
+    assert scores.mean() == pytest.approx(2 / 3 - 1 / 3)
+
+
+def test_aipw_scores_need_both_arms():
+    with pytest.raises(ImpactIQError, match="both treated and control"):
+        metrics.aipw_scores([1.0, 0.0], [1, 1], [0.0, 0.0], [0.0, 0.0])

@@ -1,0 +1,149 @@
+"""Train: fit an uplift model on the session's data, evaluate it on a holdout, save and manage models."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from impactiq import charts
+from impactiq.artifacts import delete_model, list_models, load_model, save_model
+from impactiq.errors import ImpactIQError
+from impactiq.model import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
+from impactiq.report import metrics_table
+from impactiq.training import N_BOOT, train_model
+from pages import common
+
+common.use_app_navigation()
+
+st.title("Train")
+st.caption(
+    "Estimate each user's uplift (the change in the outcome that treatment causes) and check it on "
+    "users the model never saw. Scores follow scikit-uplift's definitions."
+)
+
+
+def _train_form() -> None:
+    """Choose what to model and how; training runs when the form is submitted."""
+    experiment = common.current_experiment()
+    st.caption(f"Data: {experiment.name} ({experiment.n_rows:,} rows); change it on the Data page.")
+    schema = experiment.schema
+    with st.form("train"):
+        left, right = st.columns(2)
+        outcome = left.selectbox("Outcome", list(schema.outcomes))
+        estimator = right.selectbox(
+            "Estimator", list(ESTIMATORS), format_func=lambda e: ESTIMATOR_DESCRIPTIONS[e]
+        )
+        features = st.multiselect("Features", list(schema.features), default=list(schema.features))
+        sample = st.number_input(
+            "Rows to use (a seeded, stratified sample; all rows by default)",
+            min_value=200,
+            max_value=experiment.n_rows,
+            value=experiment.n_rows,
+            step=10_000,
+        )
+        with st.expander("Advanced settings"):
+            test_size = st.slider("Holdout share", 0.1, 0.5, 0.3, 0.05)
+            seed = st.number_input("Seed", 0, 2**31 - 1, 0)
+            n_boot = st.number_input("Bootstrap replicates for metric intervals", 50, 1000, N_BOOT, step=50)
+        submitted = st.form_submit_button("Train", type="primary")
+    if not submitted:
+        return
+    started = time.perf_counter()
+    with st.status("Training…", expanded=True) as status:
+
+        def on_stage(stage: str) -> None:
+            elapsed = time.perf_counter() - started
+            status.update(label=f"{stage.capitalize()}… ({elapsed:.0f} s elapsed)")
+            st.write(f"{elapsed:5.1f} s · {stage}")
+
+        try:
+            trained = train_model(
+                experiment,
+                outcome=outcome,
+                estimator=estimator,
+                features=features,
+                sample=None if sample >= experiment.n_rows else int(sample),
+                test_size=test_size,
+                seed=int(seed),
+                n_boot=int(n_boot),
+                on_stage=on_stage,
+            )
+        except ImpactIQError as error:
+            status.update(label="Training stopped", state="error")
+            common.show_error(error)
+            return
+        status.update(
+            label=f"Trained in {time.perf_counter() - started:.1f} s", state="complete", expanded=False
+        )
+    st.session_state[common.TRAINED] = trained
+
+
+def _results(model, title: str) -> None:
+    """Holdout evidence of a model (just trained or saved): scores, curves, deciles, distribution."""
+    holdout = model.holdout
+    binary = model.schema.is_binary(model.outcome)
+    st.subheader(title)
+    st.dataframe(metrics_table(model.metrics, binary=binary), hide_index=True, width="stretch")
+    qini, uplift = charts.evaluation_charts(holdout)
+    left, right = st.columns(2)
+    left.altair_chart(qini, width="stretch")
+    if uplift is not None:
+        right.altair_chart(uplift, width="stretch")
+    left, right = st.columns(2)
+    left.altair_chart(charts.decile_chart(model.deciles, percent=binary), width="stretch")
+    right.altair_chart(
+        charts.histogram_chart(holdout["uplift"], title="Predicted uplift on the holdout", x_title="uplift"),
+        width="stretch",
+    )
+
+
+def _save(trained) -> None:
+    """Save the model just trained under a name; the other pages then use it."""
+    with st.form("save"):
+        default = f"{trained.estimator}_{trained.outcome}"
+        name = st.text_input("Save as (letters, digits, - and _)", value=default)
+        if st.form_submit_button("Save model"):
+            try:
+                path = save_model(trained, name, models_dir=common.MODELS_DIR)
+            except ImpactIQError as error:
+                common.show_error(error)
+                return
+            st.session_state[common.MODEL_NAME] = path.name
+            st.success(f"Saved as {path}. The Simulator and Segments pages now use it.")
+
+
+def _saved_models() -> None:
+    """Pick, inspect and delete saved models."""
+    st.divider()
+    st.subheader("Saved models")
+    models = list_models(common.MODELS_DIR)
+    if not models:
+        st.info("No saved models yet: train one above and save it.")
+        return
+    st.dataframe(models, hide_index=True, width="stretch")
+    names = [m["name"] for m in models]
+    current = st.session_state.get(common.MODEL_NAME)
+    name = st.selectbox("Model", names, index=names.index(current) if current in names else 0)
+    use, inspect, delete = st.columns(3)
+    if use.button("Use this model"):
+        st.session_state[common.MODEL_NAME] = name
+    show = inspect.toggle("Inspect")
+    if delete.button("Delete", type="secondary"):
+        delete_model(f"{common.MODELS_DIR}/{name}")
+        if st.session_state.get(common.MODEL_NAME) == name:
+            del st.session_state[common.MODEL_NAME]
+        st.rerun()
+    if show:
+        try:
+            _results(load_model(f"{common.MODELS_DIR}/{name}"), f"Saved model {name}")
+        except ImpactIQError as error:
+            common.show_error(error)
+
+
+_train_form()
+if common.TRAINED in st.session_state:
+    trained = st.session_state[common.TRAINED]
+    _results(trained, f"{trained.estimator} on {trained.outcome}: holdout of {len(trained.holdout):,} users")
+    _save(trained)
+_saved_models()
