@@ -1,0 +1,170 @@
+"""How fast the Simulator answers: one profile, a what-if sweep, a model load, a file of 1M profiles.
+
+Uses a model trained like the demo model (`python -m impactiq demo-model`: the default causal
+forest on 50,000 synthetic rows, outcome visit), saved under bench/out/models and reused by
+later runs unless --retrain is given. Targets:
+
+- one profile, effect and 95% interval: p95 <= 30 ms over 200 warm calls (each call a
+  different real holdout user); the page's whole answer for a profile (`score_profiles`: effect,
+  interval, expected outcomes, rank, class) is timed beside it;
+- a 50-point what-if sweep (`simulate.sweep`): <= 150 ms;
+- loading the saved model (`load_model`, hash check included): <= 1 s;
+- scoring 1M synthetic profiles (`simulate.score_batch`, 100k-row chunks): >= 100k rows/s.
+
+The explanation (`explain_uplift`, up to 4,096 rows per call) is timed too. `--single-thread`
+repeats the profile timings with the causal forest's prediction threads set to one (on the
+loaded model only; nothing is saved), to show how much of a small call is thread start-up.
+
+    .venv/bin/python bench/bench_simulator.py [--rows 1000000] [--calls 200] [--retrain] [--single-thread]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from impactiq import simulate  # noqa: E402
+from impactiq.artifacts import load_model, save_model  # noqa: E402
+from impactiq.cli import DEMO_DATASET, DEMO_ESTIMATOR, DEMO_OUTCOME, DEMO_PARAMS, DEMO_ROWS, DEMO_SEED  # noqa: E402
+from impactiq.demo import load_demo  # noqa: E402
+from impactiq.explain import explain_uplift  # noqa: E402
+from impactiq.synthetic import make_criteo_like  # noqa: E402
+from impactiq.training import train_model  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+MODEL_NAME = "bench_demo"
+TARGETS = {"profile_p95_ms": 30.0, "sweep_ms": 150.0, "load_s": 1.0, "batch_rows_per_s": 100_000.0}
+WARMUP = 10
+# Timed calls of the slower operations (sweep, explanation).
+SLOW_CALLS = 24
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="profiles in the batch (default 1M)")
+    parser.add_argument("--calls", type=int, default=200, help="timed single-profile calls (default 200)")
+    parser.add_argument("--retrain", action="store_true", help="train the model even if one is saved")
+    parser.add_argument("--single-thread", action="store_true", help="also time profiles with n_jobs=1")
+    args = parser.parse_args()
+
+    folder = OUT / "models" / MODEL_NAME
+    results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"}
+    if args.retrain or not folder.is_dir():
+        started = time.perf_counter()
+        experiment = load_demo(DEMO_DATASET, n_rows=DEMO_ROWS, seed=DEMO_SEED)
+        trained = train_model(
+            experiment, outcome=DEMO_OUTCOME, estimator=DEMO_ESTIMATOR, params=DEMO_PARAMS, seed=DEMO_SEED
+        )
+        save_model(trained, MODEL_NAME, models_dir=folder.parent)
+        results["train_s"] = time.perf_counter() - started
+
+    loads = []
+    for _ in range(5):
+        started = time.perf_counter()
+        model = load_model(folder)
+        loads.append(time.perf_counter() - started)
+    results["load_s"] = {"first": loads[0], "median": statistics.median(loads)}
+    results["model_mb"] = sum(p.stat().st_size for p in folder.iterdir()) / 1024**2
+
+    holdout = model.holdout
+    thresholds = simulate.default_thresholds(holdout)
+    features = list(model.schema.features)
+    users = (
+        holdout[features]
+        .sample(max(args.calls, SLOW_CALLS) + WARMUP, random_state=0, replace=True)
+        .reset_index(drop=True)
+    )
+    typical = simulate.default_profile(model.feature_profile, model.schema)
+
+    results["profile_effect_and_interval_ms"] = _timed(
+        lambda i: (model.effect(users.iloc[[i]]), model.effect_interval(users.iloc[[i]])), args.calls
+    )
+    results["profile_page_answer_ms"] = _timed(
+        lambda i: simulate.score_profiles(model, users.iloc[i].to_dict(), thresholds), args.calls
+    )
+    results["sweep_50_points_ms"] = _timed(
+        lambda i: simulate.sweep(model, typical, features[i % len(features)]), SLOW_CALLS
+    )
+    results["explain_ms"] = _timed(lambda i: explain_uplift(model, users.iloc[[i]]), SLOW_CALLS)
+    if args.single_thread:
+        for forest in model.model.estimator_.model_cate.estimators_:
+            forest.n_jobs = 1
+        results["single_thread"] = {
+            "profile_effect_and_interval_ms": _timed(
+                lambda i: (model.effect(users.iloc[[i]]), model.effect_interval(users.iloc[[i]])), args.calls
+            ),
+            "profile_page_answer_ms": _timed(
+                lambda i: simulate.score_profiles(model, users.iloc[i].to_dict(), thresholds), args.calls
+            ),
+            "sweep_50_points_ms": _timed(
+                lambda i: simulate.sweep(model, typical, features[i % len(features)]), SLOW_CALLS
+            ),
+        }
+        model = load_model(folder)
+
+    batch = make_criteo_like(args.rows, seed=1)[features]
+    chunks = []
+    started = time.perf_counter()
+    simulate.score_batch(
+        model, batch, thresholds=thresholds, on_progress=lambda done, total: chunks.append(done)
+    )
+    seconds = time.perf_counter() - started
+    results["batch"] = {"rows": args.rows, "seconds": seconds, "rows_per_s": args.rows / seconds}
+    chunk = batch.iloc[: simulate.CHUNK_ROWS]
+    results["batch_chunk_breakdown_s"] = {
+        f"{name} ({len(chunk):,} rows)": _once(lambda fn=fn: fn(chunk))
+        for name, fn in (
+            ("effect", model.effect),
+            ("effect_interval", model.effect_interval),
+            ("predict_outcomes", model.predict_outcomes),
+        )
+    }
+
+    verdict = {
+        "profile_p95_ms": results["profile_effect_and_interval_ms"]["p95"] <= TARGETS["profile_p95_ms"],
+        "sweep_ms": results["sweep_50_points_ms"]["median"] <= TARGETS["sweep_ms"],
+        "load_s": results["load_s"]["median"] <= TARGETS["load_s"],
+        "batch_rows_per_s": results["batch"]["rows_per_s"] >= TARGETS["batch_rows_per_s"],
+    }
+    results["targets"] = {k: {"target": TARGETS[k], "met": v} for k, v in verdict.items()}
+    OUT.mkdir(exist_ok=True)
+    (OUT / "bench_simulator.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+def _timed(call, n: int) -> dict:
+    """Median, p95 and max in ms of `n` calls `call(i)`, after `WARMUP` untimed ones (other i)."""
+    for i in range(WARMUP):
+        call(i)
+    times = []
+    for i in range(WARMUP, WARMUP + n):
+        started = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return {
+        "calls": n,
+        "median": statistics.median(times),
+        "p95": float(np.percentile(times, 95)),
+        "max": max(times),
+    }
+
+
+def _once(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Simulator: score a hypothetical user (or a file of them) with a saved model, see why and what if."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from impactiq import charts, simulate
+from impactiq.artifacts import list_models, load_model
+from impactiq.errors import ImpactIQError
+from impactiq.explain import METHOD, contribution_chart, explain_uplift
+from impactiq.reader import read_table
+from impactiq.simulate import format_interval, format_outcome, format_uplift
+from pages import common
+
+common.use_app_navigation()
+
+DEMO_MODEL = "demo"
+# Page-private state: the model whose scenario the widgets hold, the last scored batch file,
+# and the widget keys, which are per model where the widget depends on the model's features.
+LOADED, BATCH, COST, VALUE = "simulator_loaded", "simulator_batch", "simulator_cost", "simulator_value"
+
+
+def _key(model_name: str, part: str) -> str:
+    return f"simulator:{model_name}:{part}"
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _load(path: str, created: str):
+    """A saved model, loaded once per folder and save time and shared by reruns (read-only)."""
+    return load_model(path)
+
+
+def _pick_model():
+    """The model chosen in the select box: from the link, the session, the demo, or the newest."""
+    models = [m for m in list_models(common.MODELS_DIR) if m["error"] is None]
+    if not models:
+        st.info("No saved model yet: train one on the Train page and save it, then come back.")
+        st.stop()
+    names = [m["name"] for m in models]
+    linked = st.query_params.get(simulate.QUERY_MODEL) if LOADED not in st.session_state else None
+    if linked is not None and linked not in names:
+        st.warning(f"The link's model {linked!r} does not exist here; using another model.")
+    ranked = [linked, st.session_state.get(common.MODEL_NAME), DEMO_MODEL, names[0]]
+    default = next(n for n in ranked if n in names)
+    name = st.selectbox("Model", names, index=names.index(default), help="Saved models, newest first.")
+    st.session_state[common.MODEL_NAME] = name
+    entry = models[names.index(name)]
+    return name, _load(str(entry["path"]), entry["created"])
+
+
+def _widget_value(spec: dict, value):
+    """A profile value as its widget holds it: None for missing, int for counts and flags."""
+    if spec["kind"] == "categorical":
+        return value
+    if pd.isna(value):
+        return None
+    return int(value) if simulate.is_integral(spec) else float(value)
+
+
+def _set_profile(name: str, model, profile: dict) -> None:
+    for feature, value in profile.items():
+        st.session_state[_key(name, "x:" + feature)] = _widget_value(model.feature_profile[feature], value)
+
+
+def _start(name: str, model) -> None:
+    """Fill the widgets once per model: from the link on the session's first visit, else defaults."""
+    if st.session_state.get(LOADED) == name:
+        return
+    params = st.query_params.to_dict() if LOADED not in st.session_state else {}
+    scenario, warnings = simulate.decode_scenario(params, model.schema, model.feature_profile)
+    for warning in warnings:
+        st.warning(warning)
+    _set_profile(name, model, scenario.profile)
+    st.session_state[_key(name, "whatif")] = scenario.whatif
+    if params or COST not in st.session_state:
+        st.session_state[COST], st.session_state[VALUE] = scenario.cost, scenario.value
+    st.session_state[LOADED] = name
+
+
+def _apply_preset(name: str, model, kind: str) -> None:
+    draws = st.session_state.get(_key(name, "draws"), 0)
+    st.session_state[_key(name, "draws")] = draws + 1
+    profile = simulate.preset_profile(kind, model.holdout, model.schema, model.feature_profile, seed=draws)
+    _set_profile(name, model, profile)
+
+
+def _input(container, label: str, spec: dict, key: str):
+    """A select box of the training categories, or a number input bounded by the training range."""
+    helptext = simulate.describe_feature(spec)
+    if spec["kind"] == "categorical":
+        return container.selectbox(label, spec["categories"], key=key, help=helptext)
+    cast = int if simulate.is_integral(spec) else float
+    value = container.number_input(
+        label, min_value=cast(spec["min"]), max_value=cast(spec["max"]), format="%d" if cast is int else "%.4f",
+        key=key, help=helptext,
+    )  # fmt: skip
+    return float("nan") if value is None else float(value)
+
+
+def _profile_form(name: str, model) -> dict:
+    """Presets, then one input per feature of the model."""
+    has_users = all(f in model.holdout.columns for f in model.schema.features)
+    for column, kind in zip(st.columns(len(simulate.PRESETS)), simulate.PRESETS, strict=True):
+        disabled = kind != "typical" and not has_users
+        column.button(
+            f"{kind.capitalize()} user", on_click=_apply_preset, args=(name, model, kind), disabled=disabled
+        )
+    columns = st.columns(4)
+    return {
+        feature: _input(columns[i % 4], feature, model.feature_profile[feature], _key(name, "x:" + feature))
+        for i, feature in enumerate(model.schema.features)
+    }
+
+
+def _profile_b(name: str, model, profile: dict) -> dict:
+    """Profile B: A with one feature changed (at first to its 95% quantile or rarest category)."""
+    feature = st.selectbox("B: this user with", list(model.schema.features), key=_key(name, "b_feature"))
+    spec, key = model.feature_profile[feature], _key(name, f"b:{feature}")
+    if key not in st.session_state:
+        start = list(spec["frequencies"])[-1] if spec["kind"] == "categorical" else spec["quantiles"]["95"]
+        st.session_state[key] = _widget_value(spec, start)
+    return {**profile, feature: _input(st, f"{feature} set to", spec, key)}
+
+
+def _show_score(title: str, row: pd.Series, binary: bool, cost: float, value: float) -> None:
+    """One profile's uplift with its interval, expected outcomes, rank, class and decision."""
+    st.markdown(f"**{title}**")
+    st.metric("Uplift", format_uplift(row["uplift"], binary), help="Effect of treatment on this user.")
+    st.caption(f"95% CI {format_interval(row['uplift_lower'], row['uplift_upper'], binary)}")
+    left, right = st.columns(2)
+    left.metric("Outcome without treatment", format_outcome(row["y0_pred"], binary))
+    right.metric("Outcome with treatment", format_outcome(row["y1_pred"], binary))
+    left.metric("Uplift percentile among holdout users", f"{row['percentile']:.0f}%")
+    right.metric("Class", row["class"])
+    decision = simulate.profit_decision(row["uplift"], row["uplift_lower"], row["uplift_upper"], cost, value)
+    show = {simulate.TREAT: st.success, simulate.UNCERTAIN: st.warning}.get(decision.decision, st.error)
+    show(decision.summary)
+
+
+def _thresholds(name: str, model, binary: bool) -> simulate.Thresholds:
+    """Class thresholds, defaulting to the holdout's and stated with the rules that use them."""
+    default = simulate.default_thresholds(model.holdout)
+    scale = 100.0 if binary else 1.0
+    with st.expander("Class thresholds"):
+        values = [
+            column.number_input(
+                label, value=getattr(default, field) * scale, format="%.4f", key=_key(name, field)
+            )
+            / scale
+            for column, (field, label) in zip(
+                st.columns(3), simulate.threshold_labels(binary).items(), strict=True
+            )
+        ]
+        st.caption(simulate.CLASS_RULES)
+    return simulate.Thresholds(*values)
+
+
+def _what_if(name: str, model, profile: dict, binary: bool) -> None:
+    """The uplift across one feature's range, the rest of the profile fixed."""
+    feature = st.selectbox("Feature to vary", list(model.schema.features), key=_key(name, "whatif"))
+    sweep = simulate.sweep(model, profile, feature)
+    if model.feature_profile[feature]["kind"] == "categorical":
+        chart = charts.estimate_with_interval_chart(
+            sweep, category="value", estimate="uplift", lower="lower", upper="upper",
+            title=f"Uplift for each {feature} (95% CI); this user: {profile[feature]}", percent=binary,
+        )  # fmt: skip
+    else:
+        chart = simulate.sweep_chart(sweep, feature, profile[feature], percent=binary)
+    st.altair_chart(chart, width="stretch")
+
+
+def _why(model, profile: dict, binary: bool) -> None:
+    table = explain_uplift(model, simulate.profile_frame(profile, model.schema))
+    st.caption(
+        f"Method: {METHOD}. Contributions add up to this user's uplift minus the typical user's "
+        f"({format_uplift(table.attrs['uplift'], binary)} − {format_uplift(table.attrs['baseline_uplift'], binary)})."
+    )
+    if not table["contribution"].any():
+        st.info("This is the typical user: no feature differs from it.")
+        return
+    st.altair_chart(contribution_chart(table, percent=binary), width="stretch")
+
+
+def _batch(model, thresholds: simulate.Thresholds) -> None:
+    """Score an uploaded file of profiles and offer it back with uplift, interval and class."""
+    uploaded = st.file_uploader("Profiles (CSV, CSV.gz or Parquet)", type=["csv", "gz", "parquet", "pq"])
+    if uploaded is None:
+        return
+    if st.session_state.get(BATCH, (None,))[0] != uploaded.file_id:
+        progress = st.progress(0.0, text="Scoring…")
+        try:
+            scored = simulate.score_batch(
+                model, read_table(uploaded.getvalue(), filename=uploaded.name), thresholds=thresholds,
+                on_progress=lambda done, total: progress.progress(done / total, f"Scored {done:,} of {total:,} rows"),
+            )  # fmt: skip
+        except ImpactIQError as error:
+            progress.empty()
+            common.show_error(error)
+            return
+        counts = scored["class"].value_counts().rename("users")
+        st.session_state[BATCH] = (uploaded.file_id, scored.to_csv(index=False).encode(), counts)
+    _, data, counts = st.session_state[BATCH]
+    st.dataframe(counts, width="content")
+    st.download_button("Download scored profiles (CSV)", data, f"scored_{uploaded.name.split('.')[0]}.csv")
+
+
+def _results(name: str, model, profile: dict, thresholds, binary: bool, cost: float, value: float) -> None:
+    """A and B side by side (scored in one call), and their difference."""
+    st.subheader(f"Result: {model.outcome}, estimated by {model.estimator}")
+    left, right = st.columns(2)
+    with right:
+        profile_b = _profile_b(name, model, profile)
+    scores = simulate.score_profiles(model, [profile, profile_b], thresholds)
+    with left:
+        _show_score("A: this user", scores.iloc[0], binary, cost, value)
+    with right:
+        _show_score("B", scores.iloc[1], binary, cost, value)
+    estimate, lower, upper = simulate.difference(scores.iloc[0], scores.iloc[1])
+    st.metric("Uplift of B − A", format_uplift(estimate, binary))
+    st.caption(
+        f"Conservative 95% CI {format_interval(lower, upper, binary)}: the half-widths of the two intervals "
+        "added, which holds whatever the correlation between the two estimates."
+    )
+
+
+st.title("Simulator")
+st.caption("Type a user profile, or start from a preset, and see what treating this user is worth.")
+name, model = _pick_model()
+binary = model.schema.is_binary(model.outcome)
+_start(name, model)
+profile = _profile_form(name, model)
+thresholds = _thresholds(name, model, binary)
+left, right = st.columns(2)
+cost = left.number_input("Cost per contact", min_value=0.0, format="%.4f", key=COST)
+label = "Value per success" if binary else "Value per unit of outcome"
+value = right.number_input(label, min_value=0.0, format="%.4f", key=VALUE)
+try:
+    _results(name, model, profile, thresholds, binary, cost, value)
+    st.subheader("What if")
+    _what_if(name, model, profile, binary)
+    st.subheader("Why")
+    _why(model, profile, binary)
+except ImpactIQError as error:
+    common.show_error(error)
+st.subheader("Score a file of profiles")
+_batch(model, thresholds)
+whatif = st.session_state.get(_key(name, "whatif"), model.schema.features[0])
+st.query_params.from_dict(simulate.encode_scenario(name, simulate.Scenario(profile, whatif, cost, value)))
