@@ -4,18 +4,16 @@ Uses a model trained like the demo model (`python -m impactiq demo-model`: the d
 forest on 50,000 synthetic rows, outcome visit), saved under bench/out/models and reused by
 later runs unless --retrain is given. Targets:
 
-- one profile, effect and 95% interval: p95 <= 30 ms over 200 warm calls (each call a
+- one profile, effect and 95% interval (`effect_with_interval`): p95 <= 30 ms over 200 warm calls (each call a
   different real holdout user); the page's whole answer for a profile (`score_profiles`: effect,
   interval, expected outcomes, rank, class) is timed beside it;
 - a 50-point what-if sweep (`simulate.sweep`): <= 150 ms;
 - loading the saved model (`load_model`, hash check included): <= 1 s;
 - scoring 1M synthetic profiles (`simulate.score_batch`, 100k-row chunks): >= 100k rows/s.
 
-The explanation (`explain_uplift`, up to 4,096 rows per call) is timed too. `--single-thread`
-repeats the profile timings with the causal forest's prediction threads set to one (on the
-loaded model only; nothing is saved), to show how much of a small call is thread start-up.
+The explanation (`explain_uplift`, up to 4,096 rows per call) is timed too.
 
-    .venv/bin/python bench/bench_simulator.py [--rows 1000000] [--calls 200] [--retrain] [--single-thread]
+    .venv/bin/python bench/bench_simulator.py [--rows 1000000] [--calls 200] [--retrain]
 """
 
 from __future__ import annotations
@@ -55,7 +53,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="profiles in the batch (default 1M)")
     parser.add_argument("--calls", type=int, default=200, help="timed single-profile calls (default 200)")
     parser.add_argument("--retrain", action="store_true", help="train the model even if one is saved")
-    parser.add_argument("--single-thread", action="store_true", help="also time profiles with n_jobs=1")
     args = parser.parse_args()
 
     folder = OUT / "models" / MODEL_NAME
@@ -88,7 +85,7 @@ def main() -> None:
     typical = simulate.default_profile(model.feature_profile, model.schema)
 
     results["profile_effect_and_interval_ms"] = _timed(
-        lambda i: (model.effect(users.iloc[[i]]), model.effect_interval(users.iloc[[i]])), args.calls
+        lambda i: model.effect_with_interval(users.iloc[[i]]), args.calls
     )
     results["profile_page_answer_ms"] = _timed(
         lambda i: simulate.score_profiles(model, users.iloc[i].to_dict(), thresholds), args.calls
@@ -97,22 +94,6 @@ def main() -> None:
         lambda i: simulate.sweep(model, typical, features[i % len(features)]), SLOW_CALLS
     )
     results["explain_ms"] = _timed(lambda i: explain_uplift(model, users.iloc[[i]]), SLOW_CALLS)
-    if args.single_thread:
-        for forest in model.model.estimator_.model_cate.estimators_:
-            forest.n_jobs = 1
-        results["single_thread"] = {
-            "profile_effect_and_interval_ms": _timed(
-                lambda i: (model.effect(users.iloc[[i]]), model.effect_interval(users.iloc[[i]])), args.calls
-            ),
-            "profile_page_answer_ms": _timed(
-                lambda i: simulate.score_profiles(model, users.iloc[i].to_dict(), thresholds), args.calls
-            ),
-            "sweep_50_points_ms": _timed(
-                lambda i: simulate.sweep(model, typical, features[i % len(features)]), SLOW_CALLS
-            ),
-        }
-        model = load_model(folder)
-
     batch = make_criteo_like(args.rows, seed=1)[features]
     chunks = []
     started = time.perf_counter()
@@ -126,7 +107,7 @@ def main() -> None:
         f"{name} ({len(chunk):,} rows)": _once(lambda fn=fn: fn(chunk))
         for name, fn in (
             ("effect", model.effect),
-            ("effect_interval", model.effect_interval),
+            ("effect_with_interval", model.effect_with_interval),
             ("predict_outcomes", model.predict_outcomes),
         )
     }

@@ -273,9 +273,12 @@ def _score(args: argparse.Namespace) -> None:
     try:
         for start in range(0, len(df), SCORE_CHUNK_ROWS):
             chunk = df.iloc[start : start + SCORE_CHUNK_ROWS].copy()
-            chunk["uplift"] = model.effect(chunk)
             if model.has_intervals:
-                chunk["uplift_lower"], chunk["uplift_upper"] = model.effect_interval(chunk, alpha=0.05)
+                chunk["uplift"], chunk["uplift_lower"], chunk["uplift_upper"] = model.effect_with_interval(
+                    chunk, alpha=0.05
+                )
+            else:
+                chunk["uplift"] = model.effect(chunk)
             if parquet:
                 table = pa.Table.from_pandas(chunk, preserve_index=False)
                 writer = writer or pq.ParquetWriter(partial, table.schema)

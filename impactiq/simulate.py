@@ -39,6 +39,7 @@ import pandas as pd
 
 from impactiq.charts import MODEL_COLOR
 from impactiq.errors import ImpactIQError
+from impactiq.training import predict_uplift
 
 PERSUADABLE = "persuadable"
 SURE_THING = "sure thing"
@@ -243,16 +244,7 @@ def describe_feature(spec: Mapping) -> str:
 
 def score_frame(model_like, df: pd.DataFrame) -> pd.DataFrame:
     """Uplift, its 95% interval and the expected outcomes of each row of `df`, index kept."""
-    uplift = np.asarray(model_like.effect(df), dtype=np.float64)
-    if model_like.has_intervals:
-        lower, upper = (np.asarray(a, dtype=np.float64) for a in model_like.effect_interval(df, alpha=0.05))
-    else:
-        lower = upper = np.full(len(df), np.nan)
-    y0, y1 = (np.asarray(a, dtype=np.float64) for a in model_like.predict_outcomes(df))
-    return pd.DataFrame(
-        {"uplift": uplift, "uplift_lower": lower, "uplift_upper": upper, "y0_pred": y0, "y1_pred": y1},
-        index=df.index,
-    )
+    return predict_uplift(model_like, df)
 
 
 def score_profiles(model_like, profiles: Mapping | list[Mapping], thresholds: Thresholds) -> pd.DataFrame:
@@ -378,12 +370,10 @@ def sweep(model_like, profile: Mapping, feature: str, points: int = SWEEP_POINTS
         )
     values = sweep_values(model_like.feature_profile[feature], points)
     frame = profile_frame([{**profile, feature: v} for v in values], schema)
-    uplift = np.asarray(model_like.effect(frame), dtype=np.float64)
     if model_like.has_intervals:
-        lower, upper = (
-            np.asarray(a, dtype=np.float64) for a in model_like.effect_interval(frame, alpha=0.05)
-        )
+        uplift, lower, upper = model_like.effect_with_interval(frame, alpha=0.05)
     else:
+        uplift = model_like.effect(frame)
         lower = upper = np.full(len(frame), np.nan)
     return pd.DataFrame({"value": values, "uplift": uplift, "lower": lower, "upper": upper})
 

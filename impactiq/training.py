@@ -93,9 +93,17 @@ class FittedEffects:
         """(lower, upper) of each row's uplift at level 1 - alpha."""
         return self.model.effect_interval(self.features(df), alpha=alpha)
 
-    def predict_outcomes(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(expected outcome without treatment, with treatment) of each row."""
-        return self.model.predict_outcomes(self.features(df))
+    def effect_with_interval(
+        self, df: pd.DataFrame, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(uplift, lower, upper) of each row in one pass where the estimator allows."""
+        return self.model.effect_with_interval(self.features(df), alpha=alpha)
+
+    def predict_outcomes(
+        self, df: pd.DataFrame, uplift: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(expected outcome without treatment, with treatment) of each row; `uplift` if known."""
+        return self.model.predict_outcomes(self.features(df), uplift=uplift)
 
     def explain(self, df: pd.DataFrame) -> pd.DataFrame:
         """What drives each row's uplift, feature by feature (see `impactiq.explain`)."""
@@ -241,7 +249,7 @@ def evaluate_model(
     """The holdout metrics of `train_model`, for any fitted model on any labelled experiment.
 
     `model_like` is a `TrainedModel`, a `SavedModel` or an `UpliftModel`: anything with
-    `feature_names_in_`, `effect`, `effect_interval`, `predict_outcomes` and `has_intervals`.
+    `feature_names_in_`, `effect`, `effect_with_interval`, `predict_outcomes` and `has_intervals`.
     Scoring a model on its own training rows overstates it; pass rows it never saw.
     """
     _check_outcome(experiment, outcome)
@@ -257,6 +265,26 @@ def evaluate_model(
     return holdout_metrics(frame, binary=experiment.schema.is_binary(outcome), n_boot=n_boot, seed=seed)
 
 
+def predict_uplift(model, X: pd.DataFrame) -> pd.DataFrame:
+    """Uplift, its 95% interval (NaN without intervals) and expected outcomes of each row of X.
+
+    `model` is an `UpliftModel` (X: encoded-ready features) or anything with the same methods
+    taking a raw table (`TrainedModel`, `SavedModel`). The index of X is kept.
+    """
+    if model.has_intervals:
+        uplift, lower, upper = (
+            np.asarray(a, dtype=np.float64) for a in model.effect_with_interval(X, alpha=0.05)
+        )
+    else:
+        uplift = np.asarray(model.effect(X), dtype=np.float64)
+        lower = upper = np.full(len(X), np.nan)
+    y0, y1 = (np.asarray(a, dtype=np.float64) for a in model.predict_outcomes(X, uplift=uplift))
+    return pd.DataFrame(
+        {"uplift": uplift, "uplift_lower": lower, "uplift_upper": upper, "y0_pred": y0, "y1_pred": y1},
+        index=X.index,
+    )
+
+
 def predictions_frame(
     model, X: pd.DataFrame, y: np.ndarray, t: np.ndarray, tau: np.ndarray | None
 ) -> pd.DataFrame:
@@ -266,25 +294,16 @@ def predictions_frame(
     The features stay beside the predictions because segments and simulator presets are built
     from them (feature names may not clash with these columns: see `PREDICTION_COLUMNS`).
     """
-    uplift = np.asarray(model.effect(X), dtype=np.float64)
-    if model.has_intervals:
-        lower, upper = (np.asarray(a, dtype=np.float64) for a in model.effect_interval(X, alpha=0.05))
-    else:
-        lower = upper = np.full(len(X), np.nan)
-    y0, y1 = (np.asarray(a, dtype=np.float64) for a in model.predict_outcomes(X))
-    predictions = {
+    predicted = predict_uplift(model, X)
+    columns = {
         "y": np.asarray(y, dtype=np.float64),
         "t": np.asarray(t, dtype=np.int8),
-        "uplift": uplift,
-        "uplift_lower": lower,
-        "uplift_upper": upper,
-        "y0_pred": y0,
-        "y1_pred": y1,
+        **{name: predicted[name].to_numpy() for name in predicted.columns},
     }
     if tau is not None:
-        predictions["tau"] = np.asarray(tau, dtype=np.float64)
+        columns["tau"] = np.asarray(tau, dtype=np.float64)
     # Categorical features keep their dtype (and so their categories) in the frame.
-    return X.reset_index(drop=True).assign(**predictions)
+    return X.reset_index(drop=True).assign(**columns)
 
 
 def holdout_metrics(holdout: pd.DataFrame, *, binary: bool, n_boot: int = N_BOOT, seed: int = 0) -> dict:

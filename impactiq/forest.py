@@ -1,0 +1,115 @@
+"""Fast, exact prediction with a fitted EconML causal forest: point, variance, one pass.
+
+EconML's `CausalForest` predicts by looping over its trees in Python, once for the point
+estimate and again, per subforest, for the variance; a single profile costs three such passes
+and 100-200 ms on two cores, a million rows minutes. The forest is only arrays, though: every
+tree stores, per node, the local alpha (`precond`) and jacobian (`jac`) of its moment equation.
+Stacking those arrays once lets us gather every tree's leaf values with one index operation and
+repeat EconML's formulas (`BaseGRF._predict_point_and_var`, econml 0.17) on whole arrays:
+
+    alpha(x) = mean_t alpha_t(x),  J(x) = mean_t J_t(x),  theta(x) = pinv(J(x)) alpha(x)
+    m_t(x) = J_t(x) theta(x) - alpha_t(x), averaged within each subforest ("little bag")
+
+and the between-bag variance with EconML's within-bag correction and objective-Bayes debiasing.
+Tests check the results against EconML's own to 1e-10.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy.special import erfc
+
+# Rows handled at once: the per-tree moments take rows x trees x outputs^2 floats.
+CHUNK_ROWS = 4_096
+
+
+class ForestPredictor:
+    """The node arrays of a fitted `econml.grf.CausalForest`, stacked for vectorized prediction."""
+
+    def __init__(self, forest):
+        trees = [estimator.tree_ for estimator in forest.estimators_]
+        self.trees_ = trees
+        self.n_outputs_ = int(forest.n_outputs_)
+        self.n_relevant_outputs_ = int(forest.n_relevant_outputs_)
+        counts = np.array([tree.node_count for tree in trees])
+        self.offsets_ = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        # One row per component (alpha_j; J_jk flattened row-major), one column per node, so a
+        # gather gives contiguous (trees, rows) arrays and every step below is elementwise.
+        self.precond_ = np.ascontiguousarray(
+            np.concatenate([tree.precond for tree in trees]).T, dtype=np.float64
+        )
+        self.jac_ = np.ascontiguousarray(np.concatenate([tree.jac for tree in trees]).T, dtype=np.float64)
+        self.slices_ = np.array([np.asarray(s) for s in forest.slices_])
+        self.has_variance_ = bool(forest.inference)
+
+    def predict(
+        self, X: np.ndarray, *, var: bool = True, n_threads: int = 1
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(theta, variance) of the relevant outputs for each row of X; variance None if not asked.
+
+        theta has shape (n, n_relevant_outputs), variance the same (the diagonal of EconML's
+        covariance). Large inputs are split into chunks spread over `n_threads` threads (NumPy
+        and the trees' `apply` release the GIL).
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        starts = range(0, len(X), CHUNK_ROWS)
+        if n_threads > 1 and len(X) > CHUNK_ROWS:
+            with ThreadPoolExecutor(n_threads) as pool:
+                parts = list(pool.map(lambda s: self._predict_chunk(X[s : s + CHUNK_ROWS], var), starts))
+        else:
+            parts = [self._predict_chunk(X[s : s + CHUNK_ROWS], var) for s in starts]
+        theta = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, self.n_relevant_outputs_))
+        if not var:
+            return theta, None
+        return theta, np.concatenate([p[1] for p in parts]) if parts else np.empty_like(theta)
+
+    def _leaves(self, X: np.ndarray) -> np.ndarray:
+        """Global node index of each row's leaf in each tree, shape (trees, n)."""
+        return np.stack([tree.apply(X) for tree in self.trees_]).astype(np.int64) + self.offsets_[:, None]
+
+    def _predict_chunk(self, X: np.ndarray, var: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        p, relevant = self.n_outputs_, self.n_relevant_outputs_
+        leaves = self._leaves(X)
+        alpha_t = [component[leaves] for component in self.precond_]  # p x (T, n)
+        jac_t = [[self.jac_[j * p + k][leaves] for k in range(p)] for j in range(p)]  # p x p x (T, n)
+        alpha = np.stack([a.mean(axis=0) for a in alpha_t], axis=-1)  # (n, p)
+        jac = np.stack([np.stack([c.mean(axis=0) for c in row], axis=-1) for row in jac_t], axis=-2)
+        invjac = np.linalg.pinv(jac)  # (n, p, p)
+        theta = np.einsum("ijk,ik->ij", invjac, alpha)
+        if not var:
+            return theta[:, :relevant], None
+        if not self.has_variance_:
+            raise AttributeError("Inference not available. Forest was initiated with `inference=False`.")
+        # Each tree's moment at theta: m_tj = sum_k J_tjk theta_k - alpha_tj, p x (T, n).
+        moments = [sum(jac_t[j][k] * theta[:, k] for k in range(p)) - alpha_t[j] for j in range(p)]
+        return theta[:, :relevant], self._variance(moments, invjac)[:, :relevant]
+
+    def _variance(self, moments: list[np.ndarray], invjac: np.ndarray) -> np.ndarray:
+        """EconML's bootstrap-of-little-bags variance of theta, diagonal entries only.
+
+        The bags are equal-sized and partition the trees, so EconML's mean over bags of the
+        within-bag mean of m m' is the mean of m m' over all trees, computed here in one step.
+        """
+        p = len(moments)
+        n_bags, bag_size = self.slices_.shape
+        bag_means = [m[self.slices_].mean(axis=1) for m in moments]  # p x (S, n)
+        moment = [b.mean(axis=0) for b in bag_means]  # p x (n,)
+
+        def outer(f) -> np.ndarray:
+            return np.stack([np.stack([f(j, k) for k in range(p)], axis=-1) for j in range(p)], axis=-2)
+
+        sq_between = outer(lambda j, k: (bag_means[j] * bag_means[k]).mean(axis=0))  # (n, p, p)
+        var_between = sq_between - outer(lambda j, k: moment[j] * moment[k])
+        var_total = outer(lambda j, k: (moments[j] * moments[k]).mean(axis=0))
+        invjac_t = np.transpose(invjac, (0, 2, 1))
+        pred_var = np.diagonal(invjac @ var_between @ invjac_t, axis1=1, axis2=2)
+        correction = (var_total - sq_between) / (bag_size - 1)
+        pred_var_correction = np.diagonal(invjac @ correction @ invjac_t, axis1=1, axis2=2)
+        naive = pred_var - pred_var_correction
+        se = np.maximum(pred_var, pred_var_correction) * np.sqrt(2.0 / n_bags)
+        z = naive / np.clip(se, 1e-10, np.inf)
+        numerator = np.exp(-(z**2) / 2) / np.sqrt(2.0 * np.pi)
+        denominator = 0.5 * erfc(-z / np.sqrt(2.0))
+        return naive + se * numerator / denominator
