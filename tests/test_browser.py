@@ -107,13 +107,13 @@ def test_a_shared_link_opens_inside_the_app(page, app_url):
     page.goto(f"{app_url}/train")
     page.get_by_role("heading", name="Train").wait_for()
     navigation = page.locator('[data-testid="stSidebarNav"]')
-    navigation.get_by_text("Segments").wait_for()
+    navigation.get_by_role("link", name="Segments").wait_for()
     assert "common" not in navigation.inner_text()
     _no_exception(page)
 
 
 def test_journey(page, app_url, tmp_path):
-    """Open the app, upload a CSV and see its summary."""
+    """Upload a CSV, train and save a model, score a profile, reach the split screen."""
     from impactiq.synthetic import make_criteo_like
 
     page.goto(app_url)
@@ -127,3 +127,26 @@ def test_journey(page, app_url, tmp_path):
     page.locator('[data-testid="stDataFrame"]').first.wait_for()
     page.get_by_text("Randomization check").wait_for()
     _no_exception(page)
+
+    navigation = page.locator('[data-testid="stSidebarNav"]')
+    navigation.get_by_role("link", name="Train").click()
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Trained in").wait_for()
+    page.get_by_text("causal_forest on visit: holdout of").wait_for()
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    page.get_by_role("button", name="Save model").click()
+    page.get_by_text("Saved as").wait_for()
+    _no_exception(page)
+
+    navigation.get_by_role("link", name="Simulator").click()
+    page.get_by_text("Result: visit").wait_for()
+    uplift = page.locator('[data-testid="stMetric"]').filter(has_text="Uplift").first
+    uplift.wait_for()
+    assert "pp" in uplift.inner_text()
+    _no_exception(page)
+
+    navigation.get_by_role("link", name="Segments").click()
+    page.get_by_text("Traditional attribution").wait_for()
+    page.get_by_text("Causal segment attribution").wait_for()
+    _no_exception(page)
+    page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)
