@@ -200,8 +200,9 @@ def read_metadata(path: str | os.PathLike) -> dict:
 def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
     """Every model folder under `models_dir`: good ones newest first, then broken ones.
 
-    Each entry has name, path, estimator, outcome, created, qini (the holdout Qini AUC), rows
-    (rows trained and evaluated on) and error: None for a usable model, else why the folder
+    Each entry has name, path, estimator, outcome, created, qini, qini_lower and qini_upper
+    (the holdout Qini AUC and its bootstrap 95% interval), rows (rows trained and evaluated
+    on) and error: None for a usable model, else why the folder
     cannot be used (it is listed so that it can be seen and deleted, never loaded). Only
     metadata is read, so listing is fast.
     """
@@ -214,14 +215,26 @@ def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
         try:
             metadata = read_metadata(folder)
         except ImpactIQError as error:
-            entry.update(estimator=None, outcome=None, created=None, qini=None, rows=None, error=str(error))
+            entry.update(
+                estimator=None,
+                outcome=None,
+                created=None,
+                qini=None,
+                qini_lower=None,
+                qini_upper=None,
+                rows=None,
+                error=str(error),
+            )
             broken.append(entry)
             continue
+        qini = metadata["metrics"].get("qini_auc_score", {})
         entry.update(
             estimator=metadata["estimator"],
             outcome=metadata["outcome"],
             created=metadata["created"],
-            qini=metadata["metrics"].get("qini_auc_score", {}).get("estimate"),
+            qini=qini.get("estimate"),
+            qini_lower=qini.get("lower"),
+            qini_upper=qini.get("upper"),
             rows=metadata["data"].get("n_rows"),
             error=None,
         )

@@ -69,3 +69,24 @@ def _row(label: str, value: dict | None, unit: str, binary: bool) -> dict:
         "95% CI": interval,
         "note": value.get("method", ""),
     }
+
+
+def models_table(models: list[dict]) -> pd.DataFrame:
+    """Saved models for display: the holdout Qini with its interval, and why a folder is unusable."""
+    rows = []
+    for entry in models:
+        qini = "–"
+        if entry["qini"] is not None:
+            qini = f"{entry['qini']:.4f} [{entry['qini_lower']:.4f}, {entry['qini_upper']:.4f}]"
+        rows.append(
+            {
+                "name": entry["name"],
+                "estimator": entry["estimator"] or "–",
+                "outcome": entry["outcome"] or "–",
+                "rows": entry["rows"],
+                "Qini coefficient (95% CI)": qini,
+                "created (UTC)": (entry["created"] or "")[:19].replace("T", " "),
+                "problem": entry["error"] or "",
+            }
+        )
+    return pd.DataFrame(rows)

@@ -10,7 +10,7 @@ from impactiq import charts
 from impactiq.artifacts import delete_model, list_models, load_model, save_model
 from impactiq.errors import ImpactIQError
 from impactiq.model import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
-from impactiq.report import metrics_table
+from impactiq.report import metrics_table, models_table
 from impactiq.training import N_BOOT, train_model
 from pages import common
 
@@ -26,7 +26,7 @@ st.caption(
 def _train_form() -> None:
     """Choose what to model and how; training runs when the form is submitted."""
     experiment = common.current_experiment()
-    st.caption(f"Data: {experiment.name} ({experiment.n_rows:,} rows); change it on the Data page.")
+    st.caption(f"Data: {experiment.name}; change it on the Data page.")
     schema = experiment.schema
     with st.form("train"):
         left, right = st.columns(2)
@@ -121,7 +121,7 @@ def _saved_models() -> None:
     if not models:
         st.info("No saved models yet: train one above and save it.")
         return
-    st.dataframe(models, hide_index=True, width="stretch")
+    st.dataframe(models_table(models), hide_index=True, width="stretch")
     names = [m["name"] for m in models]
     current = st.session_state.get(common.MODEL_NAME)
     name = st.selectbox("Model", names, index=names.index(current) if current in names else 0)

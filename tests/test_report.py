@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from impactiq.report import format_value, metrics_table
+from impactiq.report import format_value, metrics_table, models_table
 
 METRICS = {
     "qini_auc_score": {"estimate": 0.1234, "lower": 0.05, "upper": 0.2},
@@ -55,3 +55,34 @@ def test_truth_rows_only_with_known_effect():
 )
 def test_format_value(value, unit, binary, expected):
     assert format_value(value, unit, binary) == expected
+
+
+def test_models_table_shows_the_qini_interval_and_problems():
+    models = [
+        {
+            "name": "a",
+            "estimator": "causal_forest",
+            "outcome": "visit",
+            "rows": 1000,
+            "qini": 0.1,
+            "qini_lower": 0.02,
+            "qini_upper": 0.18,
+            "created": "2026-11-22T10:00:00+00:00",
+            "error": None,
+        },
+        {
+            "name": "b",
+            "estimator": None,
+            "outcome": None,
+            "rows": None,
+            "qini": None,
+            "qini_lower": None,
+            "qini_upper": None,
+            "created": None,
+            "error": "metadata.json is missing",
+        },
+    ]
+    table = models_table(models)
+    assert list(table["Qini coefficient (95% CI)"]) == ["0.1000 [0.0200, 0.1800]", "–"]
+    assert list(table["problem"]) == ["", "metadata.json is missing"]
+    assert table.loc[0, "created (UTC)"] == "2026-11-22 10:00:00"
