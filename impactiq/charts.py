@@ -230,6 +230,41 @@ def targeting_curves_chart(curves: pd.DataFrame, *, strategies, share: float) ->
     return band + line + rule
 
 
+def sweep_chart(sweep: pd.DataFrame, feature: str, current: float, *, percent: bool) -> alt.Chart:
+    """A numeric sweep's uplift curve with its 95% band, the profile's current value marked."""
+    axis = alt.Axis(format=".2%" if percent else ",.3f", title="uplift (95% CI)")
+    base = alt.Chart(sweep, title=f"Uplift as {feature} changes, the rest of the profile fixed").encode(
+        x=alt.X("value:Q", title=feature)
+    )
+    band = base.mark_area(opacity=0.2, color=MODEL_COLOR).encode(y=alt.Y("lower:Q", axis=axis), y2="upper:Q")
+    line = base.mark_line(color=MODEL_COLOR).encode(
+        y="uplift:Q", tooltip=["value:Q", "uplift:Q", "lower:Q", "upper:Q"]
+    )
+    now = alt.Chart(pd.DataFrame({"value": [current]})).mark_rule(color="#ea580c", strokeDash=[4, 4])
+    return (
+        band
+        + line
+        + now.encode(x="value:Q", tooltip=[alt.Tooltip("value:Q", title=f"this user's {feature}")])
+    )
+
+
+# ------------------------------------------------------------------ batch
+
+
+def contribution_chart(table: pd.DataFrame, *, percent: bool) -> alt.Chart:
+    """Bars of the non-zero contributions of an `explain_uplift` table, largest first."""
+    shown = table[table["contribution"] != 0].astype({"value": str, "baseline": str})
+    return (
+        alt.Chart(shown, title="What moves this user's uplift away from the typical user's")
+        .mark_bar(color=MODEL_COLOR)
+        .encode(
+            x=alt.X("contribution:Q", axis=alt.Axis(format=".2%" if percent else ",.3f")),
+            y=alt.Y("feature:N", sort=None, title=None),
+            tooltip=["feature:N", "value:N", "baseline:N", alt.Tooltip("contribution:Q", format=".4f")],
+        )
+    )
+
+
 def _with_random(model_curve: tuple[np.ndarray, np.ndarray]) -> dict:
     """The model's curve and the random-targeting line from the origin to its end point."""
     x, y = model_curve

@@ -28,11 +28,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
-from impactiq.charts import MODEL_COLOR
 from impactiq.errors import ImpactIQError
 from impactiq.simulate import default_profile, profile_frame
 
@@ -159,17 +157,3 @@ def _sampled(uplift: np.ndarray, orders: np.ndarray) -> list[float]:
     for order, step in zip(orders, steps, strict=True):
         totals[order] += step
     return list(totals / len(orders))
-
-
-def contribution_chart(table: pd.DataFrame, *, percent: bool) -> alt.Chart:
-    """Bars of the non-zero contributions of an `explain_uplift` table, largest first."""
-    shown = table[table["contribution"] != 0].astype({"value": str, "baseline": str})
-    return (
-        alt.Chart(shown, title="What moves this user's uplift away from the typical user's")
-        .mark_bar(color=MODEL_COLOR)
-        .encode(
-            x=alt.X("contribution:Q", axis=alt.Axis(format=".2%" if percent else ",.3f")),
-            y=alt.Y("feature:N", sort=None, title=None),
-            tooltip=["feature:N", "value:N", "baseline:N", alt.Tooltip("contribution:Q", format=".4f")],
-        )
-    )

@@ -215,6 +215,8 @@ class UpliftModel(BaseEstimator):
         self.n_features_in_ = len(encoder.feature_names_in_)
         self.categories_ = dict(encoder.categories_)
         self.propensity_ = propensity
+        # An outcome never below zero in training (a rate, an amount spent) is never predicted below it.
+        self.outcome_floor_ = 0.0 if y.min() >= 0 else -np.inf
         self.params_ = self._resolve_params(len(y), propensity)
         self.estimator_ = self._fit_one(y, t, features)
         # The causal forest predicts through its stacked node arrays: exact and one pass.
@@ -487,7 +489,8 @@ class UpliftModel(BaseEstimator):
         effect tau = y1 − y0 follow y0 = m − e·tau and y1 = m + (1 − e)·tau, so that y1 − y0 is
         exactly the model's effect. m comes from the estimator's own outcome models: the
         cross-fitted E[Y|X] models (DML), the arm-specific regressions (DR, T-, X-, S-learner),
-        averaged as e·mu1 + (1 − e)·mu0. Binary outcomes are clipped to [0, 1]. Pass `uplift`
+        averaged as e·mu1 + (1 − e)·mu0. Binary outcomes are clipped to [0, 1], and an outcome
+        that was never negative in training (spend) to [0, inf). Pass `uplift`
         when `effect(X)` is already known, to save computing it again.
         """
         features = self._encode(X)
@@ -497,9 +500,8 @@ class UpliftModel(BaseEstimator):
         mixed = self._expected_outcome(features)
         y0 = mixed - e * uplift
         y1 = mixed + (1.0 - e) * uplift
-        if self.binary_outcome:
-            y0, y1 = np.clip(y0, 0.0, 1.0), np.clip(y1, 0.0, 1.0)
-        return y0, y1
+        upper = 1.0 if self.binary_outcome else np.inf
+        return np.clip(y0, self.outcome_floor_, upper), np.clip(y1, self.outcome_floor_, upper)
 
     def _expected_outcome(self, features: np.ndarray) -> np.ndarray:
         """m(x) = E[Y | x] under the experiment's treated share, from the fitted outcome models."""

@@ -33,11 +33,9 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
-from impactiq.charts import MODEL_COLOR
 from impactiq.errors import ImpactIQError
 from impactiq.training import predict_uplift
 
@@ -376,27 +374,6 @@ def sweep(model_like, profile: Mapping, feature: str, points: int = SWEEP_POINTS
         uplift = model_like.effect(frame)
         lower = upper = np.full(len(frame), np.nan)
     return pd.DataFrame({"value": values, "uplift": uplift, "lower": lower, "upper": upper})
-
-
-def sweep_chart(sweep: pd.DataFrame, feature: str, current: float, *, percent: bool) -> alt.Chart:
-    """A numeric sweep's uplift curve with its 95% band, the profile's current value marked."""
-    axis = alt.Axis(format=".2%" if percent else ",.3f", title="uplift (95% CI)")
-    base = alt.Chart(sweep, title=f"Uplift as {feature} changes, the rest of the profile fixed").encode(
-        x=alt.X("value:Q", title=feature)
-    )
-    band = base.mark_area(opacity=0.2, color=MODEL_COLOR).encode(y=alt.Y("lower:Q", axis=axis), y2="upper:Q")
-    line = base.mark_line(color=MODEL_COLOR).encode(
-        y="uplift:Q", tooltip=["value:Q", "uplift:Q", "lower:Q", "upper:Q"]
-    )
-    now = alt.Chart(pd.DataFrame({"value": [current]})).mark_rule(color="#ea580c", strokeDash=[4, 4])
-    return (
-        band
-        + line
-        + now.encode(x="value:Q", tooltip=[alt.Tooltip("value:Q", title=f"this user's {feature}")])
-    )
-
-
-# ------------------------------------------------------------------ batch
 
 
 def score_batch(

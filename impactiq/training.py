@@ -106,7 +106,7 @@ class FittedEffects:
         return self.model.predict_outcomes(self.features(df), uplift=uplift)
 
     def explain(self, df: pd.DataFrame) -> pd.DataFrame:
-        """What drives each row's uplift, feature by feature (see `impactiq.explain`)."""
+        """What drives one profile's uplift, feature by feature (`impactiq.explain.explain_uplift`)."""
         from impactiq.explain import explain_uplift
 
         return explain_uplift(self, df)

@@ -10,6 +10,7 @@ import os
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from impactiq.artifacts import SavedModel, list_models, load_model
 from impactiq.dataset import Experiment
 from impactiq.demo import DEFAULT_ROWS, DEMO_DATASETS, load_demo
 from impactiq.errors import ImpactIQError
@@ -33,9 +34,24 @@ TRAINED = "trained"
 # Set once a session has run a page through streamlit_app.py's navigation.
 IN_APP_NAVIGATION = "in_app_navigation"
 
+# Simulator state: the model whose scenario the widgets hold, the last scored batch file, and
+# the cost and value inputs; widget keys that depend on a model's features come from
+# `simulator_key`, one set per model.
+SIMULATOR_LOADED = "simulator_loaded"
+SIMULATOR_BATCH = "simulator_batch"
+SIMULATOR_COST = "simulator_cost"
+SIMULATOR_VALUE = "simulator_value"
+
 DEFAULT_DEMO = "synthetic"
+# The model `make setup` trains; pages pick it first when it exists.
+DEMO_MODEL = "demo"
 # Tests point the app at a temporary folder so they never touch saved models.
 MODELS_DIR = os.environ.get("IMPACTIQ_MODELS_DIR", "models")
+
+
+def simulator_key(model_name: str, part: str) -> str:
+    """The session key of a Simulator widget that belongs to one model's features."""
+    return f"simulator:{model_name}:{part}"
 
 
 def use_app_navigation() -> None:
@@ -91,3 +107,35 @@ def current_summary() -> Summary:
     """The summary of the session's data set."""
     current_experiment()
     return st.session_state[SUMMARY]
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def load_saved_model(path: str, created: str) -> SavedModel:
+    """A saved model, loaded once per folder and save time and shared by reruns (read-only)."""
+    return load_model(path)
+
+
+def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel]:
+    """The saved model chosen in a select box, and its `list_models` entry.
+
+    The default is the model named by a shared link, else the session's, else the demo model,
+    else the newest. Without a usable model, or when the chosen one fails its checks, the page
+    says what to do and stops.
+    """
+    models = [m for m in list_models(MODELS_DIR) if m["error"] is None]
+    if not models:
+        st.info("No saved model yet: train one on the Train page and save it, then come back.")
+        st.stop()
+    names = [m["name"] for m in models]
+    if linked is not None and linked not in names:
+        st.warning(f"The link's model {linked!r} does not exist here; using another model.")
+    ranked = [linked, st.session_state.get(MODEL_NAME), DEMO_MODEL, names[0]]
+    default = next(n for n in ranked if n in names)
+    name = st.selectbox("Model", names, index=names.index(default), help="Saved models, newest first.")
+    st.session_state[MODEL_NAME] = name
+    entry = models[names.index(name)]
+    try:
+        return entry, load_saved_model(str(entry["path"]), entry["created"])
+    except ImpactIQError as error:
+        show_error(error)
+        st.stop()

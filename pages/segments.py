@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from impactiq import charts, segments, targeting
-from impactiq.artifacts import list_models, load_model
 from impactiq.errors import ImpactIQError
 from pages import common
 
@@ -26,29 +25,10 @@ st.caption(
 )
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _load(path: str, created: str):
-    """A saved model, loaded once per folder and save time and shared by reruns (read-only)."""
-    return load_model(path)
-
-
 @st.cache_data(show_spinner="Segmenting the holdout…", max_entries=16)
 def _segmentation(path: str, created: str, by: str) -> segments.Segmentation:
-    model = _load(path, created)
+    model = common.load_saved_model(path, created)
     return segments.assign_segments(model.holdout, model.schema, by, seed=0)
-
-
-def _pick_model():
-    models = [m for m in list_models(common.MODELS_DIR) if m["error"] is None]
-    if not models:
-        st.info("No saved model yet: train one on the Train page and save it, then come back.")
-        st.stop()
-    names = [m["name"] for m in models]
-    current = st.session_state.get(common.MODEL_NAME)
-    name = st.selectbox("Model", names, index=names.index(current) if current in names else 0)
-    st.session_state[common.MODEL_NAME] = name
-    entry = models[names.index(name)]
-    return str(entry["path"]), entry["created"], _load(str(entry["path"]), entry["created"])
 
 
 def _choose_segmentation(model) -> str:
@@ -89,7 +69,8 @@ def _economics(n_users: int, binary: bool) -> tuple[float, float, float]:
     return cost, value, budget
 
 
-path, created, model = _pick_model()
+entry, model = common.pick_model()
+path, created = str(entry["path"]), entry["created"]
 outcome, binary = model.outcome, model.schema.is_binary(model.outcome)
 words = segments.unit_labels(outcome, binary=binary)
 by = _choose_segmentation(model)

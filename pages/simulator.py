@@ -6,47 +6,29 @@ import pandas as pd
 import streamlit as st
 
 from impactiq import charts, simulate
-from impactiq.artifacts import list_models, load_model
+from impactiq.charts import contribution_chart, sweep_chart
 from impactiq.errors import ImpactIQError
-from impactiq.explain import METHOD, contribution_chart, explain_uplift
+from impactiq.explain import METHOD, explain_uplift
 from impactiq.reader import read_table
 from impactiq.simulate import format_interval, format_outcome, format_uplift
 from pages import common
 
 common.use_app_navigation()
 
-DEMO_MODEL = "demo"
-# Page-private state: the model whose scenario the widgets hold, the last scored batch file,
-# and the widget keys, which are per model where the widget depends on the model's features.
-LOADED, BATCH, COST, VALUE = "simulator_loaded", "simulator_batch", "simulator_cost", "simulator_value"
-
-
-def _key(model_name: str, part: str) -> str:
-    return f"simulator:{model_name}:{part}"
-
-
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _load(path: str, created: str):
-    """A saved model, loaded once per folder and save time and shared by reruns (read-only)."""
-    return load_model(path)
+LOADED, BATCH, COST, VALUE = (
+    common.SIMULATOR_LOADED,
+    common.SIMULATOR_BATCH,
+    common.SIMULATOR_COST,
+    common.SIMULATOR_VALUE,
+)
+_key = common.simulator_key
 
 
 def _pick_model():
-    """The model chosen in the select box: from the link, the session, the demo, or the newest."""
-    models = [m for m in list_models(common.MODELS_DIR) if m["error"] is None]
-    if not models:
-        st.info("No saved model yet: train one on the Train page and save it, then come back.")
-        st.stop()
-    names = [m["name"] for m in models]
+    """The chosen model, and the one a shared link names until the link has been applied."""
     linked = st.query_params.get(simulate.QUERY_MODEL) if LOADED not in st.session_state else None
-    if linked is not None and linked not in names:
-        st.warning(f"The link's model {linked!r} does not exist here; using another model.")
-    ranked = [linked, st.session_state.get(common.MODEL_NAME), DEMO_MODEL, names[0]]
-    default = next(n for n in ranked if n in names)
-    name = st.selectbox("Model", names, index=names.index(default), help="Saved models, newest first.")
-    st.session_state[common.MODEL_NAME] = name
-    entry = models[names.index(name)]
-    return name, _load(str(entry["path"]), entry["created"])
+    entry, model = common.pick_model(linked=linked)
+    return entry["name"], model
 
 
 def _widget_value(spec: dict, value):
@@ -92,9 +74,13 @@ def _input(container, label: str, spec: dict, key: str):
         return container.selectbox(label, spec["categories"], key=key, help=helptext)
     cast = int if simulate.is_integral(spec) else float
     value = container.number_input(
-        label, min_value=cast(spec["min"]), max_value=cast(spec["max"]), format="%d" if cast is int else "%.4f",
-        key=key, help=helptext,
-    )  # fmt: skip
+        label,
+        min_value=cast(spec["min"]),
+        max_value=cast(spec["max"]),
+        format="%d" if cast is int else "%.4f",
+        key=key,
+        help=helptext,
+    )
     return float("nan") if value is None else float(value)
 
 
@@ -162,11 +148,16 @@ def _what_if(name: str, model, profile: dict, binary: bool) -> None:
     sweep = simulate.sweep(model, profile, feature)
     if model.feature_profile[feature]["kind"] == "categorical":
         chart = charts.estimate_with_interval_chart(
-            sweep, category="value", estimate="uplift", lower="lower", upper="upper",
-            title=f"Uplift for each {feature} (95% CI); this user: {profile[feature]}", percent=binary,
-        )  # fmt: skip
+            sweep,
+            category="value",
+            estimate="uplift",
+            lower="lower",
+            upper="upper",
+            title=f"Uplift for each {feature} (95% CI); this user: {profile[feature]}",
+            percent=binary,
+        )
     else:
-        chart = simulate.sweep_chart(sweep, feature, profile[feature], percent=binary)
+        chart = sweep_chart(sweep, feature, profile[feature], percent=binary)
     st.altair_chart(chart, width="stretch")
 
 
@@ -191,9 +182,13 @@ def _batch(model, thresholds: simulate.Thresholds) -> None:
         progress = st.progress(0.0, text="Scoring…")
         try:
             scored = simulate.score_batch(
-                model, read_table(uploaded.getvalue(), filename=uploaded.name), thresholds=thresholds,
-                on_progress=lambda done, total: progress.progress(done / total, f"Scored {done:,} of {total:,} rows"),
-            )  # fmt: skip
+                model,
+                read_table(uploaded.getvalue(), filename=uploaded.name),
+                thresholds=thresholds,
+                on_progress=lambda done, total: progress.progress(
+                    done / total, f"Scored {done:,} of {total:,} rows"
+                ),
+            )
         except ImpactIQError as error:
             progress.empty()
             common.show_error(error)

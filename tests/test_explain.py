@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impactiq import explain, simulate
+from impactiq import charts, explain, simulate
 from impactiq.demo import load_demo
 from impactiq.errors import ImpactIQError
 from impactiq.schema import Schema
@@ -151,7 +151,7 @@ def test_a_real_model_is_explained_by_original_feature_names(hillstrom_model):
         ["mens", "womens", "newbie", "history_segment"], "contribution"
     ]
     assert (unchanged == 0).all()
-    chart = explain.contribution_chart(table, percent=True).to_dict()
+    chart = charts.contribution_chart(table, percent=True).to_dict()
     shown = next(iter(chart["datasets"].values()))
     assert [bar["feature"] for bar in shown] == list(table["feature"][table["contribution"] != 0])
     assert len(shown) >= 2

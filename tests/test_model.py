@@ -294,3 +294,14 @@ def test_default_estimator_recovers_a_known_effect(binary):
     uplift = model.effect(X_new)
     step = X_new["x0"].to_numpy() > 0
     assert uplift[step].mean() - uplift[~step].mean() > (0.08 if binary else 0.8)
+
+
+def test_expected_amounts_are_never_negative_when_the_outcome_never_was():
+    rng = np.random.default_rng(3)
+    n = 3_000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    t = rng.binomial(1, 0.5, n)
+    spend = np.where(rng.random(n) < 0.1, rng.exponential(20, n) * (1 + t * (X["a"] > 0)), 0.0)
+    model = UpliftModel(estimator="t_learner", binary_outcome=False, n_bootstrap=0).fit(spend, t, X)
+    y0, y1 = model.predict_outcomes(X)
+    assert y0.min() >= 0 and y1.min() >= 0

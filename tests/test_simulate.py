@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from impactiq import simulate
+from impactiq import charts, simulate
 from impactiq.demo import load_demo
 from impactiq.errors import ImpactIQError
 from impactiq.reader import read_table
@@ -250,7 +250,7 @@ def test_sweep_chart_marks_the_current_value():
     sweep = pd.DataFrame(
         {"value": [1.0, 2.0], "uplift": [0.1, 0.2], "lower": [0.0, 0.1], "upper": [0.2, 0.3]}
     )
-    spec = simulate.sweep_chart(sweep, "age", 1.5, percent=True).to_dict()
+    spec = charts.sweep_chart(sweep, "age", 1.5, percent=True).to_dict()
     assert len(spec["layer"]) == 3
     assert {"value": 1.5} in next(iter(v for k, v in spec["datasets"].items() if len(v) == 1))
 
