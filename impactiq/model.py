@@ -276,29 +276,25 @@ class UpliftModel(BaseEstimator):
             )
         seed = self.random_state
         known = KnownPropensity(propensity)
+        dml = {
+            "model_y": self._outcome_model("classifier" if self.binary_outcome else "regressor"),
+            "model_t": known,
+            "discrete_outcome": self.binary_outcome,
+            "discrete_treatment": True,
+            "cv": _CV,
+            "random_state": seed,
+        }
         if self.estimator == "causal_forest":
             defaults = {
-                "model_y": self._outcome_model("classifier" if self.binary_outcome else "regressor"),
-                "model_t": known,
-                "discrete_outcome": self.binary_outcome,
-                "discrete_treatment": True,
-                "cv": _CV,
+                **dml,
                 "drate": False,
                 "inference": True,
                 "n_jobs": self.n_jobs,
-                "random_state": seed,
                 "criterion": "het",
                 **forest_params(n_rows),
             }
         elif self.estimator == "linear_dml":
-            defaults = {
-                "model_y": self._outcome_model("classifier" if self.binary_outcome else "regressor"),
-                "model_t": known,
-                "discrete_outcome": self.binary_outcome,
-                "discrete_treatment": True,
-                "cv": _CV,
-                "random_state": seed,
-            }
+            defaults = dml
         elif self.estimator == "dr":
             defaults = {
                 "model_regression": self._outcome_model("classifier" if self.binary_outcome else "regressor"),
