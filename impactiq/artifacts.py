@@ -48,8 +48,8 @@ MODEL_FILE = "model.joblib"
 HOLDOUT_FILE = "holdout.parquet"
 METADATA_FILE = "metadata.json"
 ARTIFACT_FILES = (MODEL_FILE, HOLDOUT_FILE, METADATA_FILE)
-# Bumped when the folder layout changes incompatibly.
-FORMAT_VERSION = 1
+# Bumped when the folder layout or the pickled model's attributes change incompatibly.
+FORMAT_VERSION = 2
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Distributions whose versions are recorded and compared on load (Python is added).
 LIBRARIES = ("numpy", "pandas", "scikit-learn", "econml", "lightgbm", "joblib", "pyarrow")

@@ -16,6 +16,7 @@ import pytest
 from impactiq import artifacts
 from impactiq.artifacts import (
     ARTIFACT_FILES,
+    FORMAT_VERSION,
     delete_model,
     library_versions,
     list_models,
@@ -153,7 +154,7 @@ def test_changed_library_versions_give_a_warning(saved):
         (lambda d: (d.mkdir(parents=True), (d / "metadata.json").write_text("{oops")), "not valid JSON"),
         (lambda d: (d.mkdir(parents=True), (d / "metadata.json").write_text('{"format": 99}')), "format 99"),
         (
-            lambda d: (d.mkdir(parents=True), (d / "metadata.json").write_text('{"format": 1}')),
+            lambda d: (d.mkdir(parents=True), (d / "metadata.json").write_text('{"format": 2}')),
             "lacks the entries name",
         ),
     ],
@@ -202,7 +203,7 @@ def test_a_failing_replacement_keeps_the_old_model(trained, saved, models_dir, m
 
 
 def test_saving_again_replaces_the_model_completely(trained, saved, models_dir):
-    (saved / "metadata.json").write_text(json.dumps({"format": 1, "stale": True}))
+    (saved / "metadata.json").write_text(json.dumps({"format": 2, "stale": True}))
     save_model(trained, "forest", models_dir=models_dir)
     assert "stale" not in json.loads((saved / "metadata.json").read_text())
     load_model(saved)
@@ -282,3 +283,10 @@ def test_import_impactiq_stays_light_and_loads_models_lazily(saved):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "SavedModel"
+
+
+def test_a_model_saved_in_an_older_format_is_refused_with_a_fix(saved):
+    metadata = json.loads((saved / "metadata.json").read_text())
+    (saved / "metadata.json").write_text(json.dumps({**metadata, "format": FORMAT_VERSION - 1}))
+    with pytest.raises(ImpactIQError, match="Retrain the model"):
+        load_model(saved)
