@@ -146,7 +146,7 @@ def test_journey(page, app_url, tmp_path):
     _no_exception(page)
 
     navigation.get_by_role("link", name="Segments").click()
-    page.get_by_text("Traditional attribution").wait_for()
-    page.get_by_text("Causal segment attribution").wait_for()
+    page.get_by_text("Traditional attribution", exact=True).wait_for()
+    page.get_by_text("Causal segment attribution", exact=True).wait_for()
     _no_exception(page)
     page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)
