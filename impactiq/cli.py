@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate",
         help="score a saved model on labelled data: Qini, uplift at k, average effect",
         description="Evaluate a saved model on a labelled experiment table it was not trained on. "
-        "Scores follow scikit-uplift's definitions; each carries its 95%% interval.",
+        "Scores follow scikit-uplift's definitions; each carries its 95% interval.",
     )
     evaluate.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/NAME")
     evaluate.add_argument(
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="per segment: credited against incremental conversions, and where a budget should go",
         description="Score a labelled table with a saved model, split it into segments and compare "
         "traditional with causal attribution: uplift per segment (observed, predicted, doubly robust) "
-        "with 95%% intervals, credited, incremental and wasted conversions, ROI, the allocation of a "
+        "with 95% intervals, credited, incremental and wasted conversions, ROI, the allocation of a "
         "budget under both attributions, and random, response and uplift targeting. The budget is "
         "money: contacts = budget / cost.",
     )
