@@ -127,23 +127,14 @@ def _show_summary() -> None:
     arms = summary.arms.set_index("arm")
     cols = st.columns(3)
     cols[0].metric("Rows", f"{summary.n_rows:,}")
-    cols[1].metric(
-        "Treated",
-        f"{arms.loc['treated', 'rows']:,}",
-        f"{arms.loc['treated', 'share']:.1%} of rows",
-        delta_color="off",
-    )
-    cols[2].metric(
-        "Control",
-        f"{arms.loc['control', 'rows']:,}",
-        f"{arms.loc['control', 'share']:.1%} of rows",
-        delta_color="off",
-    )
+    for column, arm in zip(cols[1:], ("treated", "control"), strict=True):
+        column.metric(arm.capitalize(), f"{arms.loc[arm, 'rows']:,}")
+        column.caption(f"{arms.loc[arm, 'share']:.1%} of rows")
     st.markdown("**Naive average effect** (difference in means, treated − control, 95% CI)")
     st.dataframe(_effects_table(summary.effects), hide_index=True)
     if summary.truth is not None:
         st.markdown("**True average effect** (known for synthetic data) against the naive estimate")
-        st.dataframe(summary.truth, hide_index=True)
+        st.dataframe(_truth_table(summary.truth), hide_index=True)
     outcome = st.selectbox("Outcome to chart", list(experiment.schema.outcomes))
     rates = summary.rates[summary.rates["outcome"] == outcome]
     left, right = st.columns(2)
@@ -182,6 +173,23 @@ def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _truth_table(truth: pd.DataFrame) -> pd.DataFrame:
+    """The true average effect beside the naive estimate, both in percentage points."""
+    pp = "{:+.3f} pp".format
+    return pd.DataFrame(
+        {
+            "outcome": truth["outcome"],
+            "true effect": [pp(v * 100) for v in truth["true_effect"]],
+            "naive estimate": [pp(v * 100) for v in truth["estimate"]],
+            "95% CI": [
+                f"[{pp(lo * 100)}, {pp(hi * 100)}]"
+                for lo, hi in zip(truth["ci_low"], truth["ci_high"], strict=True)
+            ],
+            "truth inside the CI": ["yes" if covered else "no" for covered in truth["covered"]],
+        }
+    )
 
 
 upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])

@@ -84,3 +84,10 @@ def test_demo_picker_loads_hillstrom(app):
     app.run()
     assert not app.exception
     assert any("Hillstrom" in s for s in _subheaders(app))
+
+
+def test_synthetic_data_shows_the_truth_beside_the_estimate(app):
+    truth = app.dataframe[1].value.set_index("outcome")
+    assert list(truth.columns) == ["true effect", "naive estimate", "95% CI", "truth inside the CI"]
+    assert truth.loc["visit", "true effect"].endswith(" pp")
+    assert truth.loc["visit", "truth inside the CI"] in {"yes", "no"}
