@@ -38,18 +38,26 @@ def metrics_table(metrics: dict, *, binary: bool) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "estimate", "95% CI", "note"])
 
 
+def format_effect(effect: float, binary: bool) -> str:
+    """An effect in a reader's units: signed percentage points for a 0/1 outcome, else the outcome's."""
+    return f"{effect * 100:+.3f} pp" if binary else f"{effect:+,.4f}"
+
+
+def format_interval(lower: float, upper: float, binary: bool) -> str:
+    """An effect's interval as '[lower, upper]' in the units of `format_effect`."""
+    return f"[{format_effect(lower, binary)}, {format_effect(upper, binary)}]"
+
+
 def format_value(value: float, unit: str, binary: bool) -> str:
     """A number in the unit a reader expects: effects on rates in signed pp, errors unsigned, coverage in %."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if unit == "effect" and binary:
-        return f"{value * 100:+.3f} pp"
+    if unit == "effect":
+        return format_effect(value, binary)
     if unit == "share":
         return f"{value:.1%}"
     if unit == "size":
         return f"{value * 100:.3f} pp" if binary else f"{value:,.4f}"
-    if unit == "effect":
-        return f"{value:+,.4f}"
     return f"{value:.4f}"
 
 

@@ -202,16 +202,6 @@ def is_integral(spec: Mapping) -> bool:
     return all(v is not None and float(v).is_integer() for v in values)
 
 
-def format_uplift(uplift: float, binary: bool) -> str:
-    """An uplift in a reader's units: percentage points for a 0/1 outcome, else the outcome's."""
-    return f"{uplift * 100:+.3f} pp" if binary else f"{uplift:+,.4f}"
-
-
-def format_interval(lower: float, upper: float, binary: bool) -> str:
-    """An uplift interval as '[lower, upper]' in the units of `format_uplift`."""
-    return f"[{format_uplift(lower, binary)}, {format_uplift(upper, binary)}]"
-
-
 def format_outcome(level: float, binary: bool) -> str:
     """An expected outcome: a percentage for a 0/1 outcome, else the outcome's units."""
     return f"{level:.2%}" if binary else f"{level:,.4f}"

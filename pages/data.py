@@ -11,6 +11,7 @@ from impactiq.demo import DEFAULT_ROWS, DEMO_DATASETS, HILLSTROM_ARMS
 from impactiq.errors import ImpactIQError
 from impactiq.mapping import suggest_mapping, treatment_values
 from impactiq.reader import read_table
+from impactiq.report import format_effect, format_interval
 from impactiq.schema import build_schema, detect_criteo
 from pages import common
 
@@ -159,15 +160,15 @@ def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
     """The effects table in a reader's units: rates in %, rate effects in percentage points."""
     rows = []
     for row in effects.itertuples():
-        level, change = ("{:.3%}", "{:+.3f} pp") if row.kind == "rate" else ("{:,.4f}", "{:+,.4f}")
-        scale = 100 if row.kind == "rate" else 1
+        binary = row.kind == "rate"
+        level = "{:.3%}" if binary else "{:,.4f}"
         rows.append(
             {
                 "outcome": row.outcome,
                 "treated": level.format(row.treated),
                 "control": level.format(row.control),
-                "effect": change.format(row.effect * scale),
-                "95% CI": f"[{change.format(row.ci_low * scale)}, {change.format(row.ci_high * scale)}]",
+                "effect": format_effect(row.effect, binary),
+                "95% CI": format_interval(row.ci_low, row.ci_high, binary),
                 "relative lift (95% CI)": f"{row.lift:+.1%} [{row.lift_low:+.1%}, {row.lift_high:+.1%}]",
                 "p-value": f"{row.p_value:.2g}",
             }
@@ -177,14 +178,13 @@ def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
 
 def _truth_table(truth: pd.DataFrame) -> pd.DataFrame:
     """The true average effect beside the naive estimate, both in percentage points."""
-    pp = "{:+.3f} pp".format
     return pd.DataFrame(
         {
             "outcome": truth["outcome"],
-            "true effect": [pp(v * 100) for v in truth["true_effect"]],
-            "naive estimate": [pp(v * 100) for v in truth["estimate"]],
+            "true effect": [format_effect(v, True) for v in truth["true_effect"]],
+            "naive estimate": [format_effect(v, True) for v in truth["estimate"]],
             "95% CI": [
-                f"[{pp(lo * 100)}, {pp(hi * 100)}]"
+                format_interval(lo, hi, True)
                 for lo, hi in zip(truth["ci_low"], truth["ci_high"], strict=True)
             ],
             "truth inside the CI": ["yes" if covered else "no" for covered in truth["covered"]],

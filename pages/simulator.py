@@ -10,7 +10,8 @@ from impactiq.charts import contribution_chart, sweep_chart
 from impactiq.errors import ImpactIQError
 from impactiq.explain import METHOD, explain_uplift
 from impactiq.reader import read_table
-from impactiq.simulate import format_interval, format_outcome, format_uplift
+from impactiq.report import format_effect, format_interval
+from impactiq.simulate import format_outcome
 from pages import common
 
 common.use_app_navigation()
@@ -112,7 +113,7 @@ def _profile_b(name: str, model, profile: dict) -> dict:
 def _show_score(title: str, row: pd.Series, binary: bool, cost: float, value: float) -> None:
     """One profile's uplift with its interval, expected outcomes, rank, class and decision."""
     st.markdown(f"**{title}**")
-    st.metric("Uplift", format_uplift(row["uplift"], binary), help="Effect of treatment on this user.")
+    st.metric("Uplift", format_effect(row["uplift"], binary), help="Effect of treatment on this user.")
     st.caption(f"95% CI {format_interval(row['uplift_lower'], row['uplift_upper'], binary)}")
     left, right = st.columns(2)
     left.metric("Outcome without treatment", format_outcome(row["y0_pred"], binary))
@@ -165,7 +166,7 @@ def _why(model, profile: dict, binary: bool) -> None:
     table = explain_uplift(model, simulate.profile_frame(profile, model.schema))
     st.caption(
         f"Method: {METHOD}. Contributions add up to this user's uplift minus the typical user's "
-        f"({format_uplift(table.attrs['uplift'], binary)} − {format_uplift(table.attrs['baseline_uplift'], binary)})."
+        f"({format_effect(table.attrs['uplift'], binary)} − {format_effect(table.attrs['baseline_uplift'], binary)})."
     )
     if not table["contribution"].any():
         st.info("This is the typical user: no feature differs from it.")
@@ -212,7 +213,7 @@ def _results(name: str, model, profile: dict, thresholds, binary: bool, cost: fl
     with right:
         _show_score("B", scores.iloc[1], binary, cost, value)
     estimate, lower, upper = simulate.difference(scores.iloc[0], scores.iloc[1])
-    st.metric("Uplift of B − A", format_uplift(estimate, binary))
+    st.metric("Uplift of B − A", format_effect(estimate, binary))
     st.caption(
         f"Conservative 95% CI {format_interval(lower, upper, binary)}: the half-widths of the two intervals "
         "added, which holds whatever the correlation between the two estimates."

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from impactiq import charts, simulate
+from impactiq import charts, report, simulate
 from impactiq.demo import load_demo
 from impactiq.errors import ImpactIQError
 from impactiq.reader import read_table
@@ -211,9 +211,9 @@ def test_difference_adds_half_widths():
 
 
 def test_formatting_in_reader_units():
-    assert simulate.format_uplift(0.01234, True) == "+1.234 pp"
-    assert simulate.format_uplift(-2.5, False) == "-2.5000"
-    assert simulate.format_interval(-0.01, 0.02, True) == "[-1.000 pp, +2.000 pp]"
+    assert report.format_effect(0.01234, True) == "+1.234 pp"
+    assert report.format_effect(-2.5, False) == "-2.5000"
+    assert report.format_interval(-0.01, 0.02, True) == "[-1.000 pp, +2.000 pp]"
     assert simulate.format_outcome(0.0425, True) == "4.25%"
 
 
