@@ -41,6 +41,9 @@ from scipy.stats import norm
 
 from impactiq.errors import ImpactIQError
 
+# The normal quantile of every two-sided 95% interval in ImpactIQ.
+Z95 = float(norm.ppf(0.975))
+
 STRATEGIES = ("overall", "by_group")
 
 _LISTED_ROWS = 5
@@ -363,7 +366,7 @@ def uplift_by_decile(y_true, uplift, treatment, bins: int = 10) -> pd.DataFrame:
     n_treated, rate_treated, var_treated = arm_stats(treated)
     n_control, rate_control, var_control = arm_stats(~treated)
     observed = rate_treated - rate_control
-    half_width = norm.ppf(0.975) * np.sqrt(var_treated + var_control)
+    half_width = Z95 * np.sqrt(var_treated + var_control)
     edges = [round(p * 100 / bins) for p in range(bins + 1)]
     return pd.DataFrame(
         {

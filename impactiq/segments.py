@@ -43,10 +43,10 @@ from threadpoolctl import threadpool_limits
 from impactiq import metrics
 from impactiq.dataset import Experiment
 from impactiq.errors import ImpactIQError
+from impactiq.metrics import Z95
 from impactiq.schema import Schema
 from impactiq.simulate import CLASSES, Thresholds, classify, default_thresholds
 
-_Z95 = float(norm.ppf(0.975))
 # A column with more distinct values than this is no segmentation: group it first.
 MAX_LEVELS = 20
 # A column's value with fewer rows than this in either arm joins the pooled OTHER segment:
@@ -453,24 +453,24 @@ def _segment_row(
         "control_mean": m_c,
         "observed_uplift": observed,
         "observed_se": observed_se,
-        "observed_lower": observed - _Z95 * observed_se,
-        "observed_upper": observed + _Z95 * observed_se,
+        "observed_lower": observed - Z95 * observed_se,
+        "observed_upper": observed + Z95 * observed_se,
         "predicted_uplift": predicted,
-        "predicted_lower": predicted - _Z95 * predicted_se,
-        "predicted_upper": predicted + _Z95 * predicted_se,
+        "predicted_lower": predicted - Z95 * predicted_se,
+        "predicted_upper": predicted + Z95 * predicted_se,
         "dr_uplift": dr,
-        "dr_lower": dr - _Z95 * dr_se,
-        "dr_upper": dr + _Z95 * dr_se,
+        "dr_lower": dr - Z95 * dr_se,
+        "dr_upper": dr + Z95 * dr_se,
         "disagreement_z": z,
         "disagreement_p": p,
         "disagrees": bool(np.isfinite(p) and p < 0.05),
         "credited": credited,
         "incremental": incremental,
-        "incremental_lower": incremental - _Z95 * observed_se * n_t,
-        "incremental_upper": incremental + _Z95 * observed_se * n_t,
+        "incremental_lower": incremental - Z95 * observed_se * n_t,
+        "incremental_upper": incremental + Z95 * observed_se * n_t,
         "waste": waste,
-        "waste_lower": waste - _Z95 * observed_se * n_t,
-        "waste_upper": waste + _Z95 * observed_se * n_t,
+        "waste_lower": waste - Z95 * observed_se * n_t,
+        "waste_upper": waste + Z95 * observed_se * n_t,
     }
     share = (lambda amount: amount / credited) if credited > 0 else (lambda amount: np.nan)
     row.update(
@@ -482,8 +482,8 @@ def _segment_row(
         treated_se = row["treated_se"]
         spend = cost * n_t
         for key, estimate, half in (
-            ("traditional_roi", credited, _Z95 * treated_se * n_t),
-            ("causal_roi", incremental, _Z95 * observed_se * n_t),
+            ("traditional_roi", credited, Z95 * treated_se * n_t),
+            ("causal_roi", incremental, Z95 * observed_se * n_t),
         ):
             row[key] = (estimate * value - spend) / spend if spend else np.nan
             row[f"{key}_lower"] = ((estimate - half) * value - spend) / spend if spend else np.nan

@@ -33,14 +33,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from impactiq import segments
 from impactiq.errors import ImpactIQError
+from impactiq.metrics import Z95
 from impactiq.segments import Segmentation, aipw_scores, check_economics, check_scored, unit_labels
 from impactiq.simulate import DEFAULT_COST, DEFAULT_VALUE, default_thresholds
 
-_Z95 = float(norm.ppf(0.975))
 STRATEGIES = ("random", "response", "uplift")
 STRATEGY_DESCRIPTIONS = {
     "random": "random users (expected value: overall uplift x users)",
@@ -419,8 +418,8 @@ def targeting_curves(frame: pd.DataFrame, *, value: float = 1.0, points: int = C
                     "share": targeted / n,
                     "targeted": targeted,
                     "incremental": incremental,
-                    "incremental_lower": incremental - _Z95 * se,
-                    "incremental_upper": incremental + _Z95 * se,
+                    "incremental_lower": incremental - Z95 * se,
+                    "incremental_upper": incremental + Z95 * se,
                 }
             )
         )
@@ -516,8 +515,8 @@ def _with_interval(name: str, estimate: float, se: float) -> dict:
     return {
         name: float(estimate),
         f"{name}_se": float(se),
-        f"{name}_lower": float(estimate - _Z95 * se),
-        f"{name}_upper": float(estimate + _Z95 * se),
+        f"{name}_lower": float(estimate - Z95 * se),
+        f"{name}_upper": float(estimate + Z95 * se),
     }
 
 

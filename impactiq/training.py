@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from impactiq import metrics
 from impactiq.dataset import MISSING_CATEGORY, Experiment
 from impactiq.errors import ImpactIQError
+from impactiq.metrics import Z95
 from impactiq.schema import Schema
 
 # The share of top-ranked rows at which `uplift_at_k` is reported.
@@ -57,7 +57,6 @@ PEAK_RSS_NOTE = (
     "peak resident memory of the whole training process up to the end of the fit "
     "(getrusage ru_maxrss), including data loaded before it; not the fit's own increment"
 )
-_Z95 = float(norm.ppf(0.975))
 
 
 class FittedEffects:
@@ -568,7 +567,7 @@ def _doubly_robust_ate(holdout: pd.DataFrame) -> dict:
     """
     scores = metrics.aipw_scores(holdout["y"], holdout["t"], holdout["y0_pred"], holdout["y1_pred"])
     estimate = float(scores.mean())
-    half = _Z95 * float(scores.std(ddof=1)) / np.sqrt(len(scores))
+    half = Z95 * float(scores.std(ddof=1)) / np.sqrt(len(scores))
     return {
         "estimate": estimate,
         "lower": estimate - half,
@@ -581,7 +580,7 @@ def _difference_in_means(y: np.ndarray, t: np.ndarray) -> dict:
     """Treated mean minus control mean with its Welch (unpooled) normal 95% interval."""
     treated, control = y[t == 1], y[t == 0]
     estimate = float(treated.mean() - control.mean())
-    half = _Z95 * float(np.sqrt(treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size))
+    half = Z95 * float(np.sqrt(treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size))
     return {
         "estimate": estimate,
         "lower": estimate - half,
