@@ -393,7 +393,10 @@ class UpliftModel(BaseEstimator):
 
     def effect(self, X: pd.DataFrame) -> np.ndarray:
         """Estimated individual effect of treatment for each row of X, shape (n,)."""
-        features = self._encode(X)
+        return self._effect_of(self._encode(X))
+
+    def _effect_of(self, features: np.ndarray) -> np.ndarray:
+        """`effect` on features already encoded."""
         if self.forest_ is not None:
             theta, _ = self.forest_.predict(features, var=False, n_threads=self._threads(len(features)))
             return theta[:, 0]
@@ -492,7 +495,7 @@ class UpliftModel(BaseEstimator):
         features = self._encode(X)
         e = self.propensity_
         if uplift is None:
-            uplift = self.effect(X)
+            uplift = self._effect_of(features)
         mixed = self._expected_outcome(features)
         y0 = mixed - e * uplift
         y1 = mixed + (1.0 - e) * uplift
