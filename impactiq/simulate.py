@@ -230,17 +230,12 @@ def describe_feature(spec: Mapping) -> str:
 # ------------------------------------------------------------------ scoring
 
 
-def score_frame(model_like, df: pd.DataFrame) -> pd.DataFrame:
-    """Uplift, its 95% interval and the expected outcomes of each row of `df`, index kept."""
-    return predict_uplift(model_like, df)
-
-
 def score_profiles(model_like, profiles: Mapping | list[Mapping], thresholds: Thresholds) -> pd.DataFrame:
-    """`score_frame` of profiles (one call for all, so A and B cost one model call), with class and rank.
+    """`training.predict_uplift` of profiles (one call for all, so A and B cost one model call), with class and rank.
 
     `percentile` is the uplift's percentile among the model's holdout predictions.
     """
-    scores = score_frame(model_like, profile_frame(profiles, model_like.schema))
+    scores = predict_uplift(model_like, profile_frame(profiles, model_like.schema))
     scores["class"] = classify(scores["uplift"], scores["uplift_upper"], scores["y0_pred"], thresholds)
     population = model_like.holdout["uplift"].to_numpy()
     scores["percentile"] = [percentile_rank(u, population) for u in scores["uplift"]]
@@ -390,7 +385,7 @@ def score_batch(
     thresholds = thresholds or default_thresholds(model_like.holdout)
     parts = []
     for start in range(0, len(features), chunk_size):
-        parts.append(score_frame(model_like, features.iloc[start : start + chunk_size]))
+        parts.append(predict_uplift(model_like, features.iloc[start : start + chunk_size]))
         if on_progress is not None:
             on_progress(min(start + chunk_size, len(features)), len(features))
     scores = pd.concat(parts)
