@@ -10,7 +10,7 @@ true effect `tau_visit`:
   afresh) at the end of the fit, data included.
 - PEHE: root mean squared error of the estimated effects against the truth; coverage: share of
   holdout rows whose true effect lies in the 95% interval; ATE error: mean estimate minus mean
-  truth; Qini: `impactiq.metrics.qini_auc_score` (scikit-uplift's definition) on the observed
+  truth; Qini: `impactiq.evaluation.metrics.qini_auc_score` (scikit-uplift's definition) on the observed
   holdout outcomes.
 Each fit runs in a fresh child process so that one fit's memory cannot hide another's.
 `--reference` adds EconML's CausalForestDML with default settings (only discrete_treatment=True,
@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from impactiq.model import ESTIMATORS  # noqa: E402
+from impactiq.uplift.estimators import ESTIMATORS  # noqa: E402
 
 REFERENCE = "econml_default"
 FEATURES = tuple(f"f{i}" for i in range(12))
@@ -52,9 +52,9 @@ def run_child(size: int, estimator: str, seed: int) -> dict:
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    from impactiq.metrics import ate_error, interval_coverage, pehe, qini_auc_score
-    from impactiq.model import UpliftModel
-    from impactiq.synthetic import make_criteo_like
+    from impactiq.data.synthetic import make_criteo_like
+    from impactiq.evaluation.metrics import ate_error, interval_coverage, pehe, qini_auc_score
+    from impactiq.uplift.estimators import UpliftModel
 
     frame = make_criteo_like(size, seed=seed)
     strata = frame["treatment"].astype(str) + "_" + frame["visit"].astype(str)

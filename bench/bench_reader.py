@@ -34,7 +34,7 @@ TARGET_CSV_MB_S = 100
 # getrusage's ru_maxrss does not: it carries the parent's size over from fork.
 CHILD = """
 import json, sys, time
-from impactiq.reader import read_table
+from impactiq.data.reader import read_table
 
 def megabytes(field):
     with open("/proc/self/status") as status:

@@ -7,9 +7,9 @@ later runs unless --retrain is given. Targets:
 - one profile, effect and 95% interval (`effect_with_interval`): p95 <= 30 ms over 200 warm calls (each call a
   different real holdout user); the page's whole answer for a profile (`score_profiles`: effect,
   interval, expected outcomes, rank, class) is timed beside it;
-- a 50-point what-if sweep (`simulate.sweep`): <= 150 ms;
+- a 50-point what-if sweep (`whatif.sweep`): <= 150 ms;
 - loading the saved model (`load_model`, hash check included): <= 1 s;
-- scoring 1M synthetic profiles (`simulate.score_batch`, 100k-row chunks): >= 100k rows/s.
+- scoring 1M synthetic profiles (`batch.score_batch`, 100k-row chunks): >= 100k rows/s.
 
 The explanation (`explain_uplift`, up to 4,096 rows per call) is timed too.
 
@@ -32,13 +32,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from impactiq import simulate  # noqa: E402
-from impactiq.artifacts import load_model, save_model  # noqa: E402
 from impactiq.cli import DEMO_DATASET, DEMO_ESTIMATOR, DEMO_OUTCOME, DEMO_PARAMS, DEMO_ROWS, DEMO_SEED  # noqa: E402
-from impactiq.demo import load_demo  # noqa: E402
-from impactiq.explain import explain_uplift  # noqa: E402
-from impactiq.synthetic import make_criteo_like  # noqa: E402
-from impactiq.training import train_model  # noqa: E402
+from impactiq.data.demo import load_demo  # noqa: E402
+from impactiq.data.synthetic import make_criteo_like  # noqa: E402
+from impactiq.decisions import batch, persuadability, profiles, whatif  # noqa: E402
+from impactiq.decisions.explain import explain_uplift  # noqa: E402
+from impactiq.evaluation.training import train_model  # noqa: E402
+from impactiq.uplift.store import load_model, save_model  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 MODEL_NAME = "bench_demo"
@@ -75,34 +75,34 @@ def main() -> None:
     results["model_mb"] = sum(p.stat().st_size for p in folder.iterdir()) / 1024**2
 
     holdout = model.holdout
-    thresholds = simulate.default_thresholds(holdout)
+    thresholds = persuadability.default_thresholds(holdout)
     features = list(model.schema.features)
     users = (
         holdout[features]
         .sample(max(args.calls, SLOW_CALLS) + WARMUP, random_state=0, replace=True)
         .reset_index(drop=True)
     )
-    typical = simulate.default_profile(model.feature_profile, model.schema)
+    typical = profiles.default_profile(model.feature_profile, model.schema)
 
     results["profile_effect_and_interval_ms"] = _timed(
         lambda i: model.effect_with_interval(users.iloc[[i]]), args.calls
     )
     results["profile_page_answer_ms"] = _timed(
-        lambda i: simulate.score_profiles(model, users.iloc[i].to_dict(), thresholds), args.calls
+        lambda i: profiles.score_profiles(model, users.iloc[i].to_dict(), thresholds), args.calls
     )
     results["sweep_50_points_ms"] = _timed(
-        lambda i: simulate.sweep(model, typical, features[i % len(features)]), SLOW_CALLS
+        lambda i: whatif.sweep(model, typical, features[i % len(features)]), SLOW_CALLS
     )
     results["explain_ms"] = _timed(lambda i: explain_uplift(model, users.iloc[[i]]), SLOW_CALLS)
-    batch = make_criteo_like(args.rows, seed=1)[features]
+    profiles_file = make_criteo_like(args.rows, seed=1)[features]
     chunks = []
     started = time.perf_counter()
-    simulate.score_batch(
-        model, batch, thresholds=thresholds, on_progress=lambda done, total: chunks.append(done)
+    batch.score_batch(
+        model, profiles_file, thresholds=thresholds, on_progress=lambda done, total: chunks.append(done)
     )
     seconds = time.perf_counter() - started
     results["batch"] = {"rows": args.rows, "seconds": seconds, "rows_per_s": args.rows / seconds}
-    chunk = batch.iloc[: simulate.CHUNK_ROWS]
+    chunk = profiles_file.iloc[: batch.CHUNK_ROWS]
     results["batch_chunk_breakdown_s"] = {
         f"{name} ({len(chunk):,} rows)": _once(lambda fn=fn: fn(chunk))
         for name, fn in (

@@ -140,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from impactiq.artifacts import check_name
-    from impactiq.dataset import prepare_experiment
-    from impactiq.reader import read_table
+    from impactiq.data.experiment import prepare_experiment
+    from impactiq.data.reader import read_table
+    from impactiq.uplift.store import check_name
 
     check_name(args.out.name)
     df = read_table(args.data, max_bytes=None)
@@ -169,7 +169,7 @@ def _train(args: argparse.Namespace) -> None:
 
 def _criteo_outcome(df, args: argparse.Namespace) -> str:
     """The outcome to model in a Criteo-layout table (visit unless --outcome says otherwise)."""
-    from impactiq.schema import detect_criteo
+    from impactiq.data.schema import detect_criteo
 
     if args.treated or args.control:
         raise ImpactIQError("--treated and --control need --treatment: name the treatment column too.")
@@ -189,7 +189,7 @@ def _criteo_outcome(df, args: argparse.Namespace) -> str:
 
 
 def _mapped_schema(df, args: argparse.Namespace):
-    from impactiq.schema import build_schema, suggest_treated_values
+    from impactiq.data.schema import build_schema, suggest_treated_values
 
     if args.outcome is None:
         raise ImpactIQError(
@@ -231,8 +231,8 @@ def _mapped_schema(df, args: argparse.Namespace):
 
 
 def _fit_and_save(experiment, out: Path, **options):
-    from impactiq.artifacts import save_model
-    from impactiq.training import train_model
+    from impactiq.evaluation.training import train_model
+    from impactiq.uplift.store import save_model
 
     trained = train_model(
         experiment, on_stage=lambda stage: print(f"{stage} ...", file=sys.stderr), **options
@@ -247,7 +247,7 @@ def _training_summary(trained, out: Path) -> str:
     lines = [
         f"Trained {trained.estimator} for '{trained.outcome}' on {data['n_train']:,} rows in "
         f"{trained.fit['seconds']:.1f} s; holdout {data['n_holdout']:,} rows.",
-        f"Holdout Qini AUC (scikit-uplift): {_interval(qini)}",
+        f"Holdout Qini AUC (scikit-uplift, 95% CI): {_interval(qini)}",
         f"Saved to {out}",
     ]
     return "\n".join(lines)
@@ -257,8 +257,8 @@ def _score(args: argparse.Namespace) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from impactiq.artifacts import load_model
-    from impactiq.reader import read_table
+    from impactiq.data.reader import read_table
+    from impactiq.uplift.store import load_model
 
     if not args.out.parent.is_dir():
         raise ImpactIQError(
@@ -296,10 +296,10 @@ def _score(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from impactiq.artifacts import json_ready, load_model
-    from impactiq.dataset import prepare_experiment
-    from impactiq.reader import read_table
-    from impactiq.training import evaluate_model
+    from impactiq.data.experiment import prepare_experiment
+    from impactiq.data.reader import read_table
+    from impactiq.evaluation.holdout import evaluate_model
+    from impactiq.uplift.store import json_ready, load_model
 
     model = load_model(args.model)
     _report(model.warnings)
@@ -311,12 +311,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(json_ready(result), indent=2, allow_nan=False))
     else:
-        print(_evaluation_summary(result))
+        print(_evaluation_summary(result, binary=model.schema.is_binary(model.outcome)))
 
 
 def _evaluation_schema(model, columns):
     """The model's schema narrowed to its own outcome (and its true effect when present)."""
-    from impactiq.schema import Schema
+    from impactiq.data.schema import Schema
 
     schema = model.schema.to_dict()
     truth = model.schema.truth.get(model.outcome)
@@ -328,7 +328,10 @@ def _evaluation_schema(model, columns):
     return Schema.from_dict(schema)
 
 
-def _evaluation_summary(result: dict) -> str:
+def _evaluation_summary(result: dict, *, binary: bool) -> str:
+    from impactiq.present.formatting import effect_unit, format_estimate
+
+    effect = effect_unit(binary)
     lines = [
         f"{result['model']} on {result['data']}: {result['n_rows']:,} rows "
         f"({result['n_treated']:,} treated, {result['n_control']:,} control), outcome '{result['outcome']}'",
@@ -337,23 +340,28 @@ def _evaluation_summary(result: dict) -> str:
     ]
     for strategy, by_k in result["uplift_at_k"].items():
         for k, score in by_k.items():
-            lines.append(f"Uplift at top {float(k):.0%} ({strategy}): {_interval(score)}")
+            lines.append(f"Uplift at top {float(k):.0%} ({strategy}): {_interval(score, effect)}")
     lines += [
-        f"Average effect (AIPW): {_interval(result['ate'])}",
-        f"Difference in means:   {_interval(result['naive_ate'])}",
+        f"Average effect (AIPW): {_interval(result['ate'], effect)}",
+        f"Difference in means:   {_interval(result['naive_ate'], effect)}",
     ]
     if "pehe" in result:
-        lines.append(f"True average effect {result['true_ate']:.4f}; PEHE {result['pehe']:.4f}")
+        lines.append(
+            f"True average effect {format_estimate(result['true_ate'], unit=effect)}; "
+            f"PEHE {format_estimate(result['pehe'], unit=effect, signed=False)}"
+        )
     if "interval_coverage" in result:
-        lines.append(f"95% interval coverage of the true effect: {result['interval_coverage']:.1%}")
-    lines.append("Scores follow scikit-uplift's definitions; intervals are 95%.")
+        lines.append(
+            f"95% interval coverage of the true effect: {format_estimate(result['interval_coverage'], unit='share')}"
+        )
+    lines.append("Scores follow scikit-uplift's definitions; brackets hold 95% CIs.")
     return "\n".join(lines)
 
 
 def _demo_model(args: argparse.Namespace) -> None:
-    from impactiq.artifacts import library_versions, read_metadata
-    from impactiq.demo import load_demo
-    from impactiq.training import fingerprint_experiment
+    from impactiq.data.demo import load_demo
+    from impactiq.data.fingerprint import fingerprint_experiment
+    from impactiq.uplift.store import library_versions, read_metadata
 
     experiment = load_demo(DEMO_DATASET, n_rows=DEMO_ROWS, seed=DEMO_SEED)
     fingerprint = fingerprint_experiment(experiment, DEMO_OUTCOME)
@@ -379,24 +387,32 @@ def _demo_model(args: argparse.Namespace) -> None:
 
 
 def _segments(args: argparse.Namespace) -> None:
-    from impactiq import targeting
-    from impactiq.artifacts import json_ready, load_model
-    from impactiq.dataset import prepare_experiment
-    from impactiq.reader import read_table
+    from impactiq.data.experiment import prepare_experiment
+    from impactiq.data.reader import read_table
+    from impactiq.decisions.segments import segment_report
+    from impactiq.present.segment_tables import report_dict, report_markdown
+    from impactiq.uplift.scoring import score_experiment
+    from impactiq.uplift.store import json_ready, load_model
 
     model = load_model(args.model)
     _report(model.warnings)
     df = read_table(args.data, max_bytes=None)
     experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
     _report(experiment.warnings)
-    report = targeting.segment_report(
-        model, experiment, by=args.by, cost=args.cost, value=args.value, budget=args.budget, seed=args.seed
+    report = segment_report(
+        model,
+        score_experiment(model, experiment),
+        by=args.by,
+        cost=args.cost,
+        value=args.value,
+        budget=args.budget,
+        seed=args.seed,
     )
     if args.json:
-        result = {"model": str(args.model), "data": str(args.data), **report.to_dict()}
+        result = {"model": str(args.model), "data": str(args.data), **report_dict(report)}
         print(json.dumps(json_ready(result), indent=2, allow_nan=False))
     else:
-        print(report.to_markdown())
+        print(report_markdown(report))
 
 
 def _json_object(text: str) -> dict:
@@ -411,10 +427,12 @@ def _json_object(text: str) -> dict:
     return value
 
 
-def _interval(score: dict) -> str:
+def _interval(score: dict, unit: str = "score") -> str:
+    from impactiq.present.formatting import format_estimate
+
     if "unavailable" in score:
         return f"not available ({score['unavailable']})"
-    return f"{score['estimate']:.4f} [95% CI {score['lower']:.4f}, {score['upper']:.4f}]"
+    return format_estimate(score["estimate"], score["lower"], score["upper"], unit)
 
 
 def _report(warnings: list[str]) -> None:

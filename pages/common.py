@@ -10,11 +10,11 @@ import os
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from impactiq.artifacts import SavedModel, list_models, load_model
-from impactiq.dataset import Experiment
-from impactiq.demo import DEFAULT_ROWS, DEMO_DATASETS, load_demo
+from impactiq.data.demo import DEFAULT_ROWS, DEMO_DATASETS, load_demo
+from impactiq.data.experiment import Experiment
+from impactiq.data.summary import Summary, summarise
 from impactiq.errors import ImpactIQError
-from impactiq.summary import Summary, summarise
+from impactiq.uplift.store import SavedModel, list_models, load_model
 
 # The validated Experiment every page works on, and its summary (computed once per load).
 EXPERIMENT = "experiment"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from impactiq import charts
-from impactiq.dataset import prepare_experiment
-from impactiq.demo import DEFAULT_ROWS, DEMO_DATASETS, HILLSTROM_ARMS
+from impactiq.data.demo import DEFAULT_ROWS, DEMO_DATASETS, HILLSTROM_ARMS
+from impactiq.data.experiment import prepare_experiment
+from impactiq.data.mapping import suggest_mapping, treatment_values
+from impactiq.data.reader import read_table
+from impactiq.data.schema import build_schema, detect_criteo
 from impactiq.errors import ImpactIQError
-from impactiq.mapping import suggest_mapping, treatment_values
-from impactiq.reader import read_table
-from impactiq.report import format_effect, format_interval
-from impactiq.schema import build_schema, detect_criteo
+from impactiq.present import charts
+from impactiq.present.tables import effects_table, truth_table
 from pages import common
 
 common.use_app_navigation()
@@ -131,11 +131,11 @@ def _show_summary() -> None:
     for column, arm in zip(cols[1:], ("treated", "control"), strict=True):
         column.metric(arm.capitalize(), f"{arms.loc[arm, 'rows']:,}")
         column.caption(f"{arms.loc[arm, 'share']:.1%} of rows")
-    st.markdown("**Naive average effect** (difference in means, treated − control, 95% CI)")
-    st.dataframe(_effects_table(summary.effects), hide_index=True)
+    st.markdown("**Naive average effect** (difference in means, treated − control, with its 95% CI)")
+    st.dataframe(effects_table(summary.effects), hide_index=True)
     if summary.truth is not None:
         st.markdown("**True average effect** (known for synthetic data) against the naive estimate")
-        st.dataframe(_truth_table(summary.truth), hide_index=True)
+        st.dataframe(truth_table(summary.truth), hide_index=True)
     outcome = st.selectbox("Outcome to chart", list(experiment.schema.outcomes))
     rates = summary.rates[summary.rates["outcome"] == outcome]
     left, right = st.columns(2)
@@ -144,8 +144,8 @@ def _show_summary() -> None:
             rates,
             category="arm",
             estimate="mean",
-            lower="ci_low",
-            upper="ci_high",
+            lower="mean_lower",
+            upper="mean_upper",
             title=f"{outcome} by arm (95% CI)",
             percent=experiment.schema.is_binary(outcome),
         ),
@@ -154,42 +154,6 @@ def _show_summary() -> None:
     right.altair_chart(charts.balance_chart(summary.balance), width="stretch")
     check = summary.randomization
     (st.success if check.passed else st.warning)(f"Randomization check: {check.verdict}")
-
-
-def _effects_table(effects: pd.DataFrame) -> pd.DataFrame:
-    """The effects table in a reader's units: rates in %, rate effects in percentage points."""
-    rows = []
-    for row in effects.itertuples():
-        binary = row.kind == "rate"
-        level = "{:.3%}" if binary else "{:,.4f}"
-        rows.append(
-            {
-                "outcome": row.outcome,
-                "treated": level.format(row.treated),
-                "control": level.format(row.control),
-                "effect": format_effect(row.effect, binary),
-                "95% CI": format_interval(row.ci_low, row.ci_high, binary),
-                "relative lift (95% CI)": f"{row.lift:+.1%} [{row.lift_low:+.1%}, {row.lift_high:+.1%}]",
-                "p-value": f"{row.p_value:.2g}",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _truth_table(truth: pd.DataFrame) -> pd.DataFrame:
-    """The true average effect beside the naive estimate, both in percentage points."""
-    return pd.DataFrame(
-        {
-            "outcome": truth["outcome"],
-            "true effect": [format_effect(v, True) for v in truth["true_effect"]],
-            "naive estimate": [format_effect(v, True) for v in truth["estimate"]],
-            "95% CI": [
-                format_interval(lo, hi, True)
-                for lo, hi in zip(truth["ci_low"], truth["ci_high"], strict=True)
-            ],
-            "truth inside the CI": ["yes" if covered else "no" for covered in truth["covered"]],
-        }
-    )
 
 
 upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from impactiq import charts, simulate
-from impactiq.charts import contribution_chart, sweep_chart
+from impactiq.data.reader import read_table
+from impactiq.decisions import batch, economics, persuadability, profiles, scenario, whatif
+from impactiq.decisions.explain import METHOD, explain_uplift
 from impactiq.errors import ImpactIQError
-from impactiq.explain import METHOD, explain_uplift
-from impactiq.reader import read_table
-from impactiq.report import format_effect, format_interval
-from impactiq.simulate import format_outcome
+from impactiq.present import charts, formatting
+from impactiq.present.formatting import effect_unit, format_estimate, level_unit
 from pages import common
 
 common.use_app_navigation()
@@ -27,7 +26,7 @@ _key = common.simulator_key
 
 def _pick_model():
     """The chosen model, and the one a shared link names until the link has been applied."""
-    linked = st.query_params.get(simulate.QUERY_MODEL) if LOADED not in st.session_state else None
+    linked = st.query_params.get(scenario.QUERY_MODEL) if LOADED not in st.session_state else None
     entry, model = common.pick_model(linked=linked)
     return entry["name"], model
 
@@ -38,7 +37,7 @@ def _widget_value(spec: dict, value):
         return value
     if pd.isna(value):
         return None
-    return int(value) if simulate.is_integral(spec) else float(value)
+    return int(value) if profiles.is_integral(spec) else float(value)
 
 
 def _set_profile(name: str, model, profile: dict) -> None:
@@ -51,29 +50,29 @@ def _start(name: str, model) -> None:
     if st.session_state.get(LOADED) == name:
         return
     params = st.query_params.to_dict() if LOADED not in st.session_state else {}
-    scenario, warnings = simulate.decode_scenario(params, model.schema, model.feature_profile)
+    linked, warnings = scenario.decode_scenario(params, model.schema, model.feature_profile)
     for warning in warnings:
         st.warning(warning)
-    _set_profile(name, model, scenario.profile)
-    st.session_state[_key(name, "whatif")] = scenario.whatif
+    _set_profile(name, model, linked.profile)
+    st.session_state[_key(name, "whatif")] = linked.whatif
     if params or COST not in st.session_state:
-        st.session_state[COST], st.session_state[VALUE] = scenario.cost, scenario.value
+        st.session_state[COST], st.session_state[VALUE] = linked.cost, linked.value
     st.session_state[LOADED] = name
 
 
 def _apply_preset(name: str, model, kind: str) -> None:
     draws = st.session_state.get(_key(name, "draws"), 0)
     st.session_state[_key(name, "draws")] = draws + 1
-    profile = simulate.preset_profile(kind, model.holdout, model.schema, model.feature_profile, seed=draws)
+    profile = profiles.preset_profile(kind, model.holdout, model.schema, model.feature_profile, seed=draws)
     _set_profile(name, model, profile)
 
 
 def _input(container, label: str, spec: dict, key: str):
     """A select box of the training categories, or a number input bounded by the training range."""
-    helptext = simulate.describe_feature(spec)
+    helptext = formatting.describe_feature(spec)
     if spec["kind"] == "categorical":
         return container.selectbox(label, spec["categories"], key=key, help=helptext)
-    cast = int if simulate.is_integral(spec) else float
+    cast = int if profiles.is_integral(spec) else float
     value = container.number_input(
         label,
         min_value=cast(spec["min"]),
@@ -88,7 +87,7 @@ def _input(container, label: str, spec: dict, key: str):
 def _profile_form(name: str, model) -> dict:
     """Presets, then one input per feature of the model."""
     has_users = all(f in model.holdout.columns for f in model.schema.features)
-    for column, kind in zip(st.columns(len(simulate.PRESETS)), simulate.PRESETS, strict=True):
+    for column, kind in zip(st.columns(len(profiles.PRESETS)), profiles.PRESETS, strict=True):
         disabled = kind != "typical" and not has_users
         column.button(
             f"{kind.capitalize()} user", on_click=_apply_preset, args=(name, model, kind), disabled=disabled
@@ -113,21 +112,22 @@ def _profile_b(name: str, model, profile: dict) -> dict:
 def _show_score(title: str, row: pd.Series, binary: bool, cost: float, value: float) -> None:
     """One profile's uplift with its interval, expected outcomes, rank, class and decision."""
     st.markdown(f"**{title}**")
-    st.metric("Uplift", format_effect(row["uplift"], binary), help="Effect of treatment on this user.")
-    st.caption(f"95% CI {format_interval(row['uplift_lower'], row['uplift_upper'], binary)}")
+    effect = effect_unit(binary)
+    st.metric("Uplift", format_estimate(row["uplift"], unit=effect), help="Effect of treatment on this user.")
+    st.caption(f"95% CI: {format_estimate(row['uplift'], row['uplift_lower'], row['uplift_upper'], effect)}")
     left, right = st.columns(2)
-    left.metric("Outcome without treatment", format_outcome(row["y0_pred"], binary))
-    right.metric("Outcome with treatment", format_outcome(row["y1_pred"], binary))
+    left.metric("Outcome without treatment", format_estimate(row["y0_pred"], unit=level_unit(binary)))
+    right.metric("Outcome with treatment", format_estimate(row["y1_pred"], unit=level_unit(binary)))
     left.metric("Uplift percentile among holdout users", f"{row['percentile']:.0f}%")
     right.metric("Class", row["class"])
-    decision = simulate.profit_decision(row["uplift"], row["uplift_lower"], row["uplift_upper"], cost, value)
-    show = {simulate.TREAT: st.success, simulate.UNCERTAIN: st.warning}.get(decision.decision, st.error)
-    show(decision.summary)
+    decision = economics.profit_decision(row["uplift"], row["uplift_lower"], row["uplift_upper"], cost, value)
+    show = {economics.TREAT: st.success, economics.UNCERTAIN: st.warning}.get(decision.decision, st.error)
+    show(formatting.profit_sentence(decision))
 
 
-def _thresholds(name: str, model, binary: bool) -> simulate.Thresholds:
+def _thresholds(name: str, model, binary: bool) -> persuadability.Thresholds:
     """Class thresholds, defaulting to the holdout's and stated with the rules that use them."""
-    default = simulate.default_thresholds(model.holdout)
+    default = persuadability.default_thresholds(model.holdout)
     scale = 100.0 if binary else 1.0
     with st.expander("Class thresholds"):
         values = [
@@ -136,45 +136,46 @@ def _thresholds(name: str, model, binary: bool) -> simulate.Thresholds:
             )
             / scale
             for column, (field, label) in zip(
-                st.columns(3), simulate.threshold_labels(binary).items(), strict=True
+                st.columns(3), formatting.threshold_labels(binary).items(), strict=True
             )
         ]
-        st.caption(simulate.CLASS_RULES)
-    return simulate.Thresholds(*values)
+        st.caption(persuadability.CLASS_RULES)
+    return persuadability.Thresholds(*values)
 
 
 def _what_if(name: str, model, profile: dict, binary: bool) -> None:
     """The uplift across one feature's range, the rest of the profile fixed."""
     feature = st.selectbox("Feature to vary", list(model.schema.features), key=_key(name, "whatif"))
-    sweep = simulate.sweep(model, profile, feature)
+    sweep = whatif.sweep(model, profile, feature)
     if model.feature_profile[feature]["kind"] == "categorical":
         chart = charts.estimate_with_interval_chart(
             sweep,
             category="value",
             estimate="uplift",
-            lower="lower",
-            upper="upper",
+            lower="uplift_lower",
+            upper="uplift_upper",
             title=f"Uplift for each {feature} (95% CI); this user: {profile[feature]}",
             percent=binary,
         )
     else:
-        chart = sweep_chart(sweep, feature, profile[feature], percent=binary)
+        chart = charts.sweep_chart(sweep, feature, profile[feature], percent=binary)
     st.altair_chart(chart, width="stretch")
 
 
 def _why(model, profile: dict, binary: bool) -> None:
-    table = explain_uplift(model, simulate.profile_frame(profile, model.schema))
+    table = explain_uplift(model, profiles.profile_frame(profile, model.schema))
     st.caption(
         f"Method: {METHOD}. Contributions add up to this user's uplift minus the typical user's "
-        f"({format_effect(table.attrs['uplift'], binary)} − {format_effect(table.attrs['baseline_uplift'], binary)})."
+        f"({format_estimate(table.attrs['uplift'], unit=effect_unit(binary))} − "
+        f"{format_estimate(table.attrs['baseline_uplift'], unit=effect_unit(binary))})."
     )
     if not table["contribution"].any():
         st.info("This is the typical user: no feature differs from it.")
         return
-    st.altair_chart(contribution_chart(table, percent=binary), width="stretch")
+    st.altair_chart(charts.contribution_chart(table, percent=binary), width="stretch")
 
 
-def _batch(model, thresholds: simulate.Thresholds) -> None:
+def _batch(model, thresholds: persuadability.Thresholds) -> None:
     """Score an uploaded file of profiles and offer it back with uplift, interval and class."""
     uploaded = st.file_uploader("Profiles (CSV, CSV.gz or Parquet)", type=["csv", "gz", "parquet", "pq"])
     if uploaded is None:
@@ -182,7 +183,7 @@ def _batch(model, thresholds: simulate.Thresholds) -> None:
     if st.session_state.get(BATCH, (None,))[0] != uploaded.file_id:
         progress = st.progress(0.0, text="Scoring…")
         try:
-            scored = simulate.score_batch(
+            scored = batch.score_batch(
                 model,
                 read_table(uploaded.getvalue(), filename=uploaded.name),
                 thresholds=thresholds,
@@ -207,15 +208,15 @@ def _results(name: str, model, profile: dict, thresholds, binary: bool, cost: fl
     left, right = st.columns(2)
     with right:
         profile_b = _profile_b(name, model, profile)
-    scores = simulate.score_profiles(model, [profile, profile_b], thresholds)
+    scores = profiles.score_profiles(model, [profile, profile_b], thresholds)
     with left:
         _show_score("A: this user", scores.iloc[0], binary, cost, value)
     with right:
         _show_score("B", scores.iloc[1], binary, cost, value)
-    estimate, lower, upper = simulate.difference(scores.iloc[0], scores.iloc[1])
-    st.metric("Uplift of B − A", format_effect(estimate, binary))
+    estimate, lower, upper = profiles.difference(scores.iloc[0], scores.iloc[1])
+    st.metric("Uplift of B − A", format_estimate(estimate, unit=effect_unit(binary)))
     st.caption(
-        f"Conservative 95% CI {format_interval(lower, upper, binary)}: the half-widths of the two intervals "
+        f"Conservative 95% CI: {format_estimate(estimate, lower, upper, effect_unit(binary))}: the half-widths of the two intervals "
         "added, which holds whatever the correlation between the two estimates."
     )
 
@@ -228,7 +229,7 @@ _start(name, model)
 profile = _profile_form(name, model)
 thresholds = _thresholds(name, model, binary)
 left, right = st.columns(2)
-cost = left.number_input("Cost per contact", min_value=0.0, format="%.4f", key=COST)
+cost = left.number_input("Cost per contact", min_value=0.0001, format="%.4f", key=COST)
 label = "Value per success" if binary else "Value per unit of outcome"
 value = right.number_input(label, min_value=0.0, format="%.4f", key=VALUE)
 try:
@@ -241,5 +242,5 @@ except ImpactIQError as error:
     common.show_error(error)
 st.subheader("Score a file of profiles")
 _batch(model, thresholds)
-whatif = st.session_state.get(_key(name, "whatif"), model.schema.features[0])
-st.query_params.from_dict(simulate.encode_scenario(name, simulate.Scenario(profile, whatif, cost, value)))
+varied = st.session_state.get(_key(name, "whatif"), model.schema.features[0])
+st.query_params.from_dict(scenario.encode_scenario(name, scenario.Scenario(profile, varied, cost, value)))

@@ -6,12 +6,13 @@ import time
 
 import streamlit as st
 
-from impactiq import charts
-from impactiq.artifacts import delete_model, list_models, load_model, save_model
 from impactiq.errors import ImpactIQError
-from impactiq.model import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
-from impactiq.report import metrics_table, models_table
-from impactiq.training import N_BOOT, train_model
+from impactiq.evaluation.holdout import N_BOOT
+from impactiq.evaluation.training import train_model
+from impactiq.present import charts
+from impactiq.present.tables import metrics_table, models_table
+from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
+from impactiq.uplift.store import delete_model, list_models, load_model, save_model
 from pages import common
 
 common.use_app_navigation()

@@ -27,9 +27,9 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def saved_model_name(models_dir) -> str:
     """A causal forest on 8,000 synthetic rows, saved once for the whole test session."""
-    from impactiq.artifacts import save_model
-    from impactiq.demo import load_demo
-    from impactiq.training import train_model
+    from impactiq.data.demo import load_demo
+    from impactiq.evaluation.training import train_model
+    from impactiq.uplift.store import save_model
 
     trained = train_model(
         load_demo("synthetic", n_rows=8_000, seed=5), outcome="visit", seed=0, n_boot=50, params=FAST_FOREST

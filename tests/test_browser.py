@@ -114,7 +114,7 @@ def test_a_shared_link_opens_inside_the_app(page, app_url):
 
 def test_journey(page, app_url, tmp_path):
     """Upload a CSV, train and save a model, score a profile, reach the split screen."""
-    from impactiq.synthetic import make_criteo_like
+    from impactiq.data.synthetic import make_criteo_like
 
     page.goto(app_url)
     page.get_by_text("Current data set: Synthetic").wait_for()

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from impactiq import cli
-from impactiq.artifacts import load_model
+from impactiq.data.synthetic import make_criteo_like
 from impactiq.errors import ImpactIQError
-from impactiq.synthetic import make_criteo_like
+from impactiq.uplift.store import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_PARAMS = '{"n_estimators": 20, "min_samples_leaf": 20}'
@@ -97,7 +97,8 @@ def test_train_prints_fit_time_and_holdout_qini_with_its_interval(workdir, crite
     printed = capsys.readouterr()
     qini = load_model(out).metrics["qini_auc_score"]
     assert (
-        f"Holdout Qini AUC (scikit-uplift): {qini['estimate']:.4f} [95% CI {qini['lower']:.4f}" in printed.out
+        f"Holdout Qini AUC (scikit-uplift, 95% CI): {qini['estimate']:.4f} [{qini['lower']:.4f}, {qini['upper']:.4f}]"
+        in printed.out
     )
     assert "fitting nuisance and effect models" in printed.err
 

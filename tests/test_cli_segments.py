@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from impactiq import cli
-from impactiq.demo import HILLSTROM_FILE
-from impactiq.reader import read_table
+from impactiq.data.demo import HILLSTROM_FILE
+from impactiq.data.reader import read_table
 
 FAST_PARAMS = '{"n_estimators": 20, "min_samples_leaf": 20}'
 

@@ -1,0 +1,424 @@
+"""A validated experiment: a table plus the schema that says what its columns mean.
+
+Everything downstream (summary, models, segments) takes an `Experiment`, never a raw table,
+so that validation happens once and in one place: `prepare_experiment`.
+
+Row numbers in messages count data rows from 1, the way a spreadsheet numbers the rows under
+its header; in a CSV file with a header, row N is line N + 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from impactiq.data.schema import CRITEO_FEATURES, CRITEO_OUTCOMES, CRITEO_TREATMENT, Schema, detect_criteo
+from impactiq.errors import ImpactIQError
+
+# Fewer rows than this in an arm give effects too uncertain to model at all.
+MIN_ROWS_PER_ARM = 30
+# A binary outcome with fewer successes than this in an arm gives an effect that is mostly noise.
+MIN_POSITIVES_PER_ARM = 5
+# The category that stands for a missing value in a categorical feature.
+MISSING_CATEGORY = "missing"
+# What to do about text in a column that must hold numbers, by the column's role.
+_NUMBER_FIXES = {
+    "numeric feature": "Fix those values, or map the column as a categorical feature.",
+    "outcome": "Recode the outcome as numbers (1 and 0 for yes and no).",
+}
+# How many distinct values an error message lists before it stops.
+SHOWN_VALUES = 5
+
+
+@dataclass
+class Experiment:
+    """A randomized experiment ready for analysis.
+
+    `frame` keeps only rows in the treated or control group, with compact dtypes; `t` is 1 for
+    treated rows and 0 for control. `warnings` are things the user should see but that do not
+    stop the analysis (a post-treatment column left out, rows of a third arm dropped).
+    """
+
+    name: str
+    frame: pd.DataFrame
+    schema: Schema
+    t: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def X(self) -> pd.DataFrame:
+        """The feature columns, in the schema's order."""
+        return self.frame[list(self.schema.features)]
+
+    def y(self, outcome: str) -> np.ndarray:
+        """One outcome as float64, the dtype every estimator and metric expects."""
+        return self.frame[outcome].to_numpy(dtype=np.float64)
+
+    def tau(self, outcome: str) -> np.ndarray | None:
+        """The true individual effect on `outcome` (synthetic data only), else None."""
+        column = self.schema.truth.get(outcome)
+        return None if column is None else self.frame[column].to_numpy(dtype=np.float64)
+
+
+def prepare_experiment(df: pd.DataFrame, schema: Schema | None = None, *, name: str = "data") -> Experiment:
+    """Validate `df` against `schema` and keep what the analysis needs, in compact dtypes.
+
+    Without a schema the table must be in the Criteo layout. Rows whose treatment value is
+    neither treated nor control are dropped with a warning (one arm of a three-arm test
+    against control); with the Criteo layout such values are an error, since that layout
+    promises 0/1. A constant feature carries no information: with an auto-detected schema it
+    is dropped with a warning (small samples of Criteo often have one), with a schema the user
+    chose it is an error, because the user asked for it.
+
+    The frame holds the treatment, outcomes (binary as int8, amounts as float64), features
+    (numeric as float32, categorical as pandas categoricals with sorted string categories and
+    missing values as the category 'missing') and truth columns (float32), indexed 0..n-1.
+    Everything else, post-treatment columns included, is left out.
+    """
+    detected = schema is None
+    if detected:
+        schema = detect_criteo(df.columns)
+        if schema is None:
+            raise _not_criteo_error(df.columns)
+    _check_columns(df, schema)
+    warnings = [
+        f"'{c}' is measured after treatment and is kept out of the features (using it would leak the result)."
+        for c in schema.excluded
+        if c in df.columns
+    ]
+    keep, treated = _assign_arms(df[schema.treatment], schema, strict=detected, warnings=warnings)
+    positions = np.flatnonzero(keep)
+    t = treated[keep].astype(np.int8)
+
+    def column(name: str) -> pd.Series:
+        values = df[name]
+        return values if len(positions) == len(df) else values.iloc[positions]
+
+    frame = {schema.treatment: _compact_treatment(column(schema.treatment))}
+    for outcome in schema.outcomes:
+        frame[outcome] = _outcome(column(outcome), outcome, schema.is_binary(outcome), positions)
+        if schema.is_binary(outcome):
+            warnings += _few_positives(frame[outcome], t, outcome)
+    features, constant = _features(column, schema, positions, warnings)
+    frame.update(features)
+    schema = _without_constant(schema, constant, frame, detected, warnings)
+    for outcome, truth in schema.truth.items():
+        frame[truth] = _numbers(column(truth), truth, f"true effect of '{outcome}'", positions).astype(
+            np.float32
+        )
+    return Experiment(name=name, frame=pd.DataFrame(frame), schema=schema, t=t, warnings=warnings)
+
+
+def check_outcome(experiment: Experiment, outcome: str) -> None:
+    """Refuse an outcome the experiment does not have, listing the ones it has."""
+    if outcome not in experiment.schema.outcomes:
+        raise ImpactIQError(
+            f"'{outcome}' is not an outcome of this experiment; choose one of "
+            f"{', '.join(map(repr, experiment.schema.outcomes))}."
+        )
+
+
+def _not_criteo_error(columns) -> ImpactIQError:
+    names = set(columns)
+    lacking = [c for c in (*CRITEO_FEATURES, CRITEO_TREATMENT) if c not in names]
+    if not names & set(CRITEO_OUTCOMES):
+        lacking.append(" or ".join(CRITEO_OUTCOMES))
+    shown = ", ".join(f"'{c}'" for c in lacking[:SHOWN_VALUES]) + (
+        " ..." if len(lacking) > SHOWN_VALUES else ""
+    )
+    return ImpactIQError(
+        f"The table is not in the Criteo layout (f0..f11, treatment, visit/conversion): it has no "
+        f"{shown}. Map its columns instead: choose the treatment column and which of its values "
+        "mean treated and control, the outcome(s) and the features."
+    )
+
+
+def _check_columns(df: pd.DataFrame, schema: Schema) -> None:
+    """Every column the schema names exists once, has one role, and there is a feature."""
+    columns = list(df.columns)
+    roles = [("treatment", schema.treatment)]
+    roles += [("outcome", c) for c in schema.outcomes] + [("feature", c) for c in schema.features]
+    roles += [("true-effect", c) for c in schema.truth.values()]
+    for role, name in roles:
+        if name not in columns:
+            found = ", ".join(map(str, columns[:20])) + (" ..." if len(columns) > 20 else "")
+            raise ImpactIQError(
+                f"The {role} column '{name}' is not in the table. Columns found: {found}. Choose one "
+                "of these, or fix the header row."
+            )
+        if columns.count(name) > 1:
+            raise ImpactIQError(
+                f"The table has more than one column named '{name}'. Rename them so that every name is different."
+            )
+    names = [name for _, name in roles]
+    for name in dict.fromkeys(names):
+        if names.count(name) > 1:
+            given = " and ".join(role for role, n in roles if n == name)
+            raise ImpactIQError(f"Column '{name}' is given two roles ({given}); give it one.")
+    if not schema.outcomes:
+        raise ImpactIQError("Choose at least one outcome column (for example 'visit').")
+    if not schema.features:
+        raise ImpactIQError(
+            "Choose at least one feature column: the model needs something to tell people apart."
+        )
+
+
+def _assign_arms(
+    treatment: pd.Series, schema: Schema, *, strict: bool, warnings: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to keep, rows that are treated), both boolean over every row of the table."""
+    name = schema.treatment
+    missing = treatment.isna().to_numpy()
+    if missing.any():
+        raise ImpactIQError(
+            f"The treatment column '{name}' is empty in {_rows(missing.sum())} (first: "
+            f"{_row(np.argmax(missing))}). Every row needs its group: fill them in or remove those rows."
+        )
+    treated = _isin(treatment, schema.treated_values)
+    control = _isin(treatment, schema.control_values)
+    keep = treated | control
+    if not keep.all():
+        others = _distinct(treatment[~keep])
+        first = _row(np.argmin(keep))
+        if strict:
+            raise ImpactIQError(
+                f"The treatment column '{name}' should hold only {_values(schema.control_values)} "
+                f"(control) and {_values(schema.treated_values)} (treated), but it also holds "
+                f"{_values(others)} in {_rows((~keep).sum())} (first: {first}). Remove those rows, "
+                "or map the columns yourself and choose which values mean treated and control."
+            )
+        warnings.append(
+            f"{_rows((~keep).sum())} whose '{name}' is {_values(others)} are neither treated "
+            "nor control and were left out."
+        )
+    for arm, rows, values in (
+        ("treated", treated, schema.treated_values),
+        ("control", control, schema.control_values),
+    ):
+        count = int(rows.sum())
+        if count == 0:
+            raise ImpactIQError(
+                f"The {arm} arm is empty: no row has '{name}' equal to {_values(values)}. The column "
+                f"holds {_values(_distinct(treatment))}; choose the {arm} values among these."
+            )
+        if count < MIN_ROWS_PER_ARM:
+            raise ImpactIQError(
+                f"The {arm} arm has only {_rows(count)}; at least {MIN_ROWS_PER_ARM} per arm are needed "
+                "to estimate an effect. Use a larger sample of the experiment."
+            )
+    return keep, treated
+
+
+def _isin(column: pd.Series, values: tuple) -> np.ndarray:
+    """Rows whose value is one of `values`, also matching '1' with 1 across text and numbers.
+
+    Values chosen on the command line or stored in a model's JSON metadata may be text while
+    the column holds numbers, or the other way round.
+    """
+    values = list(values)
+    if pd.api.types.is_numeric_dtype(column):
+        numbers = pd.to_numeric(
+            pd.Series([v for v in values if isinstance(v, str)], dtype=object), errors="coerce"
+        )
+        values += [v for v in numbers if not pd.isna(v)]
+    else:
+        values += [str(v) for v in values if not isinstance(v, str)]
+    return column.isin(values).to_numpy()
+
+
+def _compact_treatment(values: pd.Series) -> pd.Series:
+    """The treatment as the user wrote it (for display), text as a categorical."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.remove_unused_categories().reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.reset_index(drop=True)
+    return values.astype("category").reset_index(drop=True)
+
+
+def _outcome(values: pd.Series, name: str, binary: bool, positions: np.ndarray) -> np.ndarray:
+    """An outcome as int8 (binary) or float64 (an amount), refusing missing and odd values."""
+    numbers = _numbers(values, name, "outcome", positions)
+    missing = np.isnan(numbers)
+    if missing.any():
+        raise ImpactIQError(
+            f"The outcome '{name}' is empty in {_rows(missing.sum())} of the treated and control arms (first: "
+            f"{_row(positions[np.argmax(missing)])}). Every row needs its outcome: fill them in "
+            "(0 if nothing happened) or remove those rows."
+        )
+    infinite = ~np.isfinite(numbers)
+    if infinite.any():
+        first = np.argmax(infinite)
+        raise ImpactIQError(
+            f"The outcome '{name}' is infinite ({numbers[first]}) in {_rows(infinite.sum())} (first: "
+            f"{_row(positions[first])}). Fix those values or remove those rows."
+        )
+    if not binary:
+        return numbers
+    odd = (numbers != 0) & (numbers != 1)
+    if odd.any():
+        first = np.argmax(odd)
+        raise ImpactIQError(
+            f"The outcome '{name}' should hold only 0 and 1 but also holds {_values(np.unique(numbers[odd]))} "
+            f"(first: {_row(positions[first])}). Recode it as 0/1, or map it as a numeric outcome."
+        )
+    return numbers.astype(np.int8)
+
+
+def _features(column, schema: Schema, positions: np.ndarray, warnings: list[str]) -> tuple[dict, list[str]]:
+    """The feature columns in compact dtypes, and the names of those holding a single value.
+
+    A numeric feature that is either one number or missing still tells rows apart (missing is
+    information to the models), so only a column with one value and no gaps, or no values at
+    all, counts as constant.
+    """
+    features, constant, missing = {}, [], []
+    for feature in schema.numeric_features:
+        values = _numbers(column(feature), feature, "numeric feature", positions).astype(np.float32)
+        n_missing = int(np.isnan(values).sum())
+        if n_missing == len(values) or (n_missing == 0 and values.min() == values.max()):
+            constant.append(feature)
+        elif n_missing:
+            missing.append(f"'{feature}' ({_rows(n_missing)})")
+        features[feature] = values
+    if missing:
+        warnings.append(
+            f"Missing values in numeric features {', '.join(missing)}: the models treat them as "
+            "unknown rather than dropping the rows."
+        )
+    for feature in schema.categorical_features:
+        values, n_missing = _categories(column(feature))
+        if len(values.cat.categories) <= 1:
+            constant.append(feature)
+        elif n_missing:
+            warnings.append(
+                f"The categorical feature '{feature}' is empty in {_rows(n_missing)}; "
+                f"those rows get the category '{MISSING_CATEGORY}'."
+            )
+        features[feature] = values
+    return features, constant
+
+
+def _few_positives(y: np.ndarray, t: np.ndarray, outcome: str) -> list[str]:
+    """Warnings for arms with so few successes that the effect on `outcome` is mostly noise."""
+    warnings = []
+    for arm, mask in (("treated", t == 1), ("control", t == 0)):
+        positives = int(y[mask].sum())
+        if positives < MIN_POSITIVES_PER_ARM:
+            warnings.append(
+                f"Only {_rows(positives)} of the {arm} arm {'has' if positives == 1 else 'have'} '{outcome}' = 1: the effect on '{outcome}' will be "
+                "too uncertain to act on. Use more rows."
+            )
+    return warnings
+
+
+def _numbers(values: pd.Series, name: str, role: str, positions: np.ndarray) -> np.ndarray:
+    """A column as float64 with NaN where empty; text that is not a number is an error."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = values.cat.categories
+        parsed = pd.to_numeric(pd.Series(categories, dtype=object), errors="coerce").to_numpy(np.float64)
+        codes = values.cat.codes.to_numpy()
+        numbers = np.append(parsed, np.nan)[codes]  # code -1 (missing) picks the appended NaN
+        bad = (codes >= 0) & np.isnan(numbers)
+    else:
+        text = values.astype(object)
+        numbers = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+        blank = text.isna().to_numpy() | (text.astype(str).str.strip() == "").to_numpy()
+        bad = np.isnan(numbers) & ~blank
+    if bad.any():
+        first = np.argmax(bad)
+        raise ImpactIQError(
+            f"The {role} '{name}' should hold numbers, but {_row(positions[first])} holds "
+            f"{values.iloc[first]!r} ({_rows(bad.sum())} like this). {_NUMBER_FIXES.get(role, 'Fix those values.')}"
+        )
+    return numbers
+
+
+def _categories(values: pd.Series) -> tuple[pd.Series, int]:
+    """A categorical feature with sorted text categories, and how many rows were empty.
+
+    Text categories make a model trained on one file score another where the same column was
+    read as numbers; a fixed order keeps category codes the same from run to run.
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.cat.remove_unused_categories()
+        labels = values.cat.categories.astype(str)
+        if labels.is_unique:
+            values = values.cat.rename_categories(labels)
+        else:
+            values = values.astype(object).astype("str").astype("category")
+    elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        values = values.astype("category")
+        values = values.cat.rename_categories(values.cat.categories.astype(str))
+    else:
+        values = values.astype("str").astype("category")
+    missing = int(values.isna().sum())
+    if missing:
+        if MISSING_CATEGORY not in values.cat.categories:
+            values = values.cat.add_categories(MISSING_CATEGORY)
+        values = values.fillna(MISSING_CATEGORY)
+    values = values.cat.reorder_categories(sorted(values.cat.categories))
+    return values.reset_index(drop=True), missing
+
+
+def _without_constant(
+    schema: Schema, constant: list[str], frame: dict, detected: bool, warnings: list[str]
+) -> Schema:
+    """The schema without constant features (auto-detected), or an error (chosen by the user)."""
+    if not constant:
+        return schema
+    shown = ", ".join(f"'{c}'" for c in constant)
+    if not detected:
+        raise ImpactIQError(
+            f"The feature(s) {shown} have the same value in every treated and control row, so they "
+            "cannot tell people apart. Remove them from the features."
+        )
+    if len(constant) == len(schema.features):
+        raise ImpactIQError(
+            f"Every feature ({shown}) has the same value in every row. Use a larger sample of the experiment."
+        )
+    for feature in constant:
+        del frame[feature]
+    warnings.append(f"The feature(s) {shown} have the same value in every row and were left out.")
+    return dataclasses.replace(
+        schema,
+        numeric_features=tuple(c for c in schema.numeric_features if c not in constant),
+        categorical_features=tuple(c for c in schema.categorical_features if c not in constant),
+    )
+
+
+def _distinct(values: pd.Series) -> list:
+    """The distinct non-missing values of a column, sorted (by text when types are mixed)."""
+    distinct = pd.unique(values.dropna().to_numpy())
+    try:
+        return sorted(distinct)
+    except TypeError:
+        return sorted(distinct, key=str)
+
+
+def _values(values) -> str:
+    """A short human list of values: 0, 1 and 2 ... or 'Mens E-Mail'."""
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
+    shown = [repr(v) if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v) for v in values]
+    if len(shown) > SHOWN_VALUES:
+        shown = [*shown[:SHOWN_VALUES], f"... ({len(values)} values)"]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def _rows(count) -> str:
+    """'1 row', '2,500 rows'."""
+    count = int(count)
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"
+
+
+def _row(position: int) -> str:
+    """A 0-based position in the table as a user finds it in a spreadsheet or a CSV file."""
+    return f"row {int(position) + 1} (line {int(position) + 2} of a CSV file)"

@@ -1,0 +1,77 @@
+"""Sensible first choices for the column mapping of a table that is not in Criteo's layout.
+
+The user confirms or changes every choice on the Data page; these defaults only save clicks on
+common layouts (Hillstrom's `segment`, a `treatment`/`group` column, `visit`/`conversion`
+outcomes) and never decide anything silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from impactiq.data.schema import POST_TREATMENT_COLUMNS, TRUTH_PREFIX, suggest_treated_values
+
+TREATMENT_NAMES = ("treatment", "treated", "treat", "group", "arm", "variant", "segment", "test", "campaign")
+OUTCOME_NAMES = (
+    "conversion",
+    "converted",
+    "visit",
+    "visited",
+    "purchase",
+    "purchased",
+    "spend",
+    "revenue",
+    "outcome",
+    "response",
+    "click",
+    "clicked",
+    "y",
+)
+# A treatment column has a handful of groups; more than this reads as a feature.
+MAX_TREATMENT_GROUPS = 10
+
+
+@dataclass(frozen=True)
+class MappingSuggestion:
+    """Default choices for each role; any of them may be empty when nothing fits."""
+
+    treatment: str | None
+    treated_values: tuple
+    control_values: tuple
+    outcomes: tuple[str, ...]
+    features: tuple[str, ...]
+
+
+def suggest_mapping(df: pd.DataFrame) -> MappingSuggestion:
+    """The most plausible treatment column, its split, outcomes and features for `df`."""
+    columns = [str(c) for c in df.columns]
+    treatment = _treatment_column(df, columns)
+    treated, control = _split(df, treatment)
+    outcomes = tuple(c for c in columns if c.lower() in OUTCOME_NAMES and c != treatment)
+    reserved = {treatment, *outcomes, *POST_TREATMENT_COLUMNS}
+    features = tuple(c for c in columns if c not in reserved and not c.startswith(TRUTH_PREFIX))
+    return MappingSuggestion(treatment, treated, control, outcomes, features)
+
+
+def treatment_values(df: pd.DataFrame, treatment: str) -> list:
+    """The distinct non-missing values of a treatment column, sorted for display."""
+    return sorted(df[treatment].dropna().unique().tolist(), key=str)
+
+
+def _treatment_column(df: pd.DataFrame, columns: list[str]) -> str | None:
+    """A column named like a treatment with a few groups, else the first column with two values."""
+    for name in TREATMENT_NAMES:
+        for column in columns:
+            if column.lower() == name and 2 <= df[column].nunique() <= MAX_TREATMENT_GROUPS:
+                return column
+    return next((c for c in columns if df[c].nunique() == 2 and c.lower() not in OUTCOME_NAMES), None)
+
+
+def _split(df: pd.DataFrame, treatment: str | None) -> tuple[tuple, tuple]:
+    """The obvious treated/control split of the treatment column's values, or nothing."""
+    if treatment is None:
+        return (), ()
+    split = suggest_treated_values(treatment_values(df, treatment))
+    return split if split is not None else ((), ())

@@ -1,0 +1,87 @@
+"""Which rows a model trains on and which it is judged on: seeded, stratified draws.
+
+A model's own fit says nothing about whether it ranks people by their true uplift, so every
+model is scored on a holdout: a share of the rows set aside before fitting, drawn separately
+within each treatment x outcome stratum so that both arms and their rare successes appear in
+the holdout in the proportions of the data (an 85/15 split with a 4% visit rate leaves few
+control visitors; an unstratified draw can starve one arm). A quick first model on a large
+file trains on a subsample drawn the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from impactiq.data.experiment import Experiment, check_outcome
+from impactiq.errors import ImpactIQError
+
+# Neither part of a split may have fewer rows than this in an arm.
+MIN_ROWS_PER_ARM_PER_PART = 10
+
+
+def split_holdout(experiment: Experiment, outcome: str, *, test_size: float = 0.3, seed: int = 0):
+    """(train rows, holdout rows): sorted row positions, the holdout a `test_size` share.
+
+    Each treatment x outcome stratum (for an amount: outcome > 0) is split in the same
+    proportion, to within one row, so the holdout has both arms and their successes in the
+    data's proportions. The draw is seeded.
+    """
+    check_outcome(experiment, outcome)
+    if isinstance(test_size, bool) or not isinstance(test_size, int | float) or not 0 < test_size < 1:
+        raise ImpactIQError(
+            f"The holdout share must lie strictly between 0 and 1 (0.3 is usual); got {test_size!r}."
+        )
+    strata = _strata(experiment.t, experiment.y(outcome))
+    holdout = _stratified_draw(strata, round(test_size * len(strata)), np.random.default_rng(seed))
+    train = np.setdiff1d(np.arange(len(strata)), holdout)
+    for part, rows in (("training set", train), ("holdout", holdout)):
+        for arm, value in (("treated", 1), ("control", 0)):
+            count = int(np.count_nonzero(experiment.t[rows] == value))
+            if count < MIN_ROWS_PER_ARM_PER_PART:
+                raise ImpactIQError(
+                    f"With a holdout share of {test_size:g} the {part} would hold only {count} {arm} rows "
+                    f"(at least {MIN_ROWS_PER_ARM_PER_PART} are needed). Use more rows or a "
+                    f"{'smaller' if part == 'training set' else 'larger'} holdout share."
+                )
+    return train, holdout
+
+
+def stratified_sample(experiment: Experiment, outcome: str, sample, seed: int) -> Experiment:
+    """A seeded subsample of `sample` rows, stratified like the holdout split (all rows when fewer)."""
+    if isinstance(sample, bool) or not isinstance(sample, int | np.integer) or sample < 2:
+        raise ImpactIQError(f"The sample size must be a whole number of rows (at least 2); got {sample!r}.")
+    if sample >= experiment.n_rows:
+        return experiment
+    rows = _stratified_draw(
+        _strata(experiment.t, experiment.y(outcome)), int(sample), np.random.default_rng(seed)
+    )
+    return Experiment(
+        name=experiment.name,
+        frame=experiment.frame.iloc[rows].reset_index(drop=True),
+        schema=experiment.schema,
+        t=experiment.t[rows],
+        warnings=list(experiment.warnings),
+    )
+
+
+def _strata(t: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """0..3: treatment x (outcome > 0); for a 0/1 outcome that is treatment x outcome."""
+    return 2 * np.asarray(t, dtype=np.int64) + (y > 0)
+
+
+def _stratified_draw(strata: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions of `size` rows drawn without replacement, each stratum in proportion.
+
+    Quotas follow the largest remainder method, so they sum to exactly `size` and each
+    stratum's quota is within one row of its proportional share.
+    """
+    labels, counts = np.unique(strata, return_counts=True)
+    exact = counts * size / len(strata)
+    quotas = np.floor(exact).astype(np.int64)
+    remainder = size - int(quotas.sum())
+    quotas[np.argsort(-(exact - quotas), kind="stable")[:remainder]] += 1
+    chosen = [
+        rng.choice(np.flatnonzero(strata == label), size=quota, replace=False)
+        for label, quota in zip(labels, quotas, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen))

@@ -1,0 +1,145 @@
+"""Training: fit an uplift model on part of an experiment and judge it on the rest.
+
+Training is fitting and judging together, so it sits in the evaluation layer: it draws the
+holdout (`impactiq.data.sampling`), fits an `UpliftModel` (`impactiq.uplift.estimators`) on
+the rest, scores the holdout (`impactiq.uplift.scoring`) and computes its metrics
+(`impactiq.evaluation.holdout`). The `TrainedModel` it returns holds everything the pages and
+`save_model` need: the fitted model, the holdout predictions, the metrics with their
+intervals, the feature profile a scoring form needs, and a fingerprint of the data.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from impactiq.data.experiment import Experiment, check_outcome
+from impactiq.data.fingerprint import fingerprint_experiment
+from impactiq.data.sampling import split_holdout, stratified_sample
+from impactiq.data.schema import Schema, restrict_features
+from impactiq.errors import ImpactIQError
+from impactiq.evaluation.holdout import N_BOOT, decile_table, holdout_metrics
+from impactiq.uplift.features import feature_profile
+from impactiq.uplift.scoring import PREDICTION_COLUMNS, predictions_frame
+from impactiq.uplift.trained import TrainedModel
+
+# Stages reported to `on_stage`, in order.
+STAGES = (
+    "sampling",
+    "splitting holdout",
+    "fitting nuisance and effect models",
+    "scoring holdout",
+    "evaluating",
+)
+# What `peak_rss_mb` measures; saved beside the number so nobody reads it as the fit's own cost.
+PEAK_RSS_NOTE = (
+    "peak resident memory of the whole training process up to the end of the fit "
+    "(getrusage ru_maxrss), including data loaded before it; not the fit's own increment"
+)
+
+
+def train_model(
+    experiment: Experiment,
+    *,
+    outcome: str,
+    estimator: str = "causal_forest",
+    features=None,
+    sample: int | None = None,
+    test_size: float = 0.3,
+    seed: int = 0,
+    params: dict | None = None,
+    n_boot: int = N_BOOT,
+    on_stage: Callable[[str], None] | None = None,
+) -> TrainedModel:
+    """Fit an uplift model for `outcome` on part of `experiment` and score it on the rest.
+
+    `features` restricts the schema's features (None keeps them all). `sample` trains on a
+    seeded, stratified subsample of that many rows (a quick first model on a large file).
+    `on_stage(name)` is called as each stage in `STAGES` starts, so a caller can show
+    progress; it is a plain callable so that this runs headless too.
+    """
+    # Imported here, not at the top: EconML and LightGBM take seconds to import, and pages that
+    # only show saved models import this module too.
+    from impactiq.uplift.estimators import UpliftModel
+
+    report = on_stage or (lambda stage: None)
+    check_outcome(experiment, outcome)
+    schema = restrict_features(experiment.schema, features)
+    _check_feature_names(schema)
+    data = {"fingerprint": fingerprint_experiment(experiment, outcome, features)}
+    if sample is not None:
+        report("sampling")
+        experiment = stratified_sample(experiment, outcome, sample, seed)
+    data.update(sample=sample, n_rows=experiment.n_rows, test_size=test_size)
+
+    report("splitting holdout")
+    train, holdout_rows = split_holdout(experiment, outcome, test_size=test_size, seed=seed)
+    X = experiment.frame[list(schema.features)]
+    y, t = experiment.y(outcome), experiment.t
+    data.update(n_train=len(train), n_holdout=len(holdout_rows), treated_share=float(t.mean()))
+
+    report("fitting nuisance and effect models")
+    model = UpliftModel(
+        estimator=estimator, binary_outcome=schema.is_binary(outcome), random_state=seed, params=params
+    )
+    started = time.perf_counter()
+    model.fit(y[train], t[train], X.iloc[train])
+    fit = {
+        "seconds": time.perf_counter() - started,
+        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_note": PEAK_RSS_NOTE,
+    }
+
+    report("scoring holdout")
+    tau = experiment.tau(outcome)
+    holdout = predictions_frame(
+        model,
+        X.iloc[holdout_rows],
+        y[holdout_rows],
+        t[holdout_rows],
+        None if tau is None else tau[holdout_rows],
+    )
+
+    report("evaluating")
+    binary = schema.is_binary(outcome)
+    return TrainedModel(
+        model=model,
+        schema=schema,
+        outcome=outcome,
+        estimator=estimator,
+        params=readable_params(model.params_),
+        seed=seed,
+        holdout=holdout,
+        metrics=holdout_metrics(holdout, binary=binary, n_boot=n_boot, seed=seed),
+        deciles=decile_table(holdout),
+        feature_profile=feature_profile(X.iloc[train], schema),
+        data=data,
+        fit=fit,
+    )
+
+
+def readable_params(params: dict) -> dict:
+    """The estimator's constructor arguments as JSON values; models become their repr."""
+    plain = (bool, int, float, str, type(None))
+    values = {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+    return {k: v if isinstance(v, plain) else repr(v) for k, v in values.items()}
+
+
+def _check_feature_names(schema: Schema) -> None:
+    """Refuse features named like a prediction column: the holdout holds both side by side."""
+    clashes = sorted(set(schema.features) & set(PREDICTION_COLUMNS))
+    if clashes:
+        raise ImpactIQError(
+            f"Feature column(s) {', '.join(map(repr, clashes))} share a name with ImpactIQ's prediction "
+            f"columns ({', '.join(PREDICTION_COLUMNS)}). Rename them in the file and upload it again."
+        )
+
+
+def _peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024**2 if sys.platform == "darwin" else 1024)

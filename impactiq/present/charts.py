@@ -1,0 +1,271 @@
+"""Altair charts for the pages, built from plain arrays and tables.
+
+Charts live in the package (altair, not streamlit) so that their data preparation is tested
+headless and pages stay thin. Curves with hundreds of thousands of points are thinned to a few
+hundred before plotting: a browser cannot draw more, and the shape is unchanged.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from impactiq.evaluation import metrics
+
+CURVE_POINTS = 300
+MODEL_COLOR = "#2563eb"
+RANDOM_COLOR = "#9ca3af"
+PERFECT_COLOR = "#16a34a"
+PREDICTED_COLOR = "#ea580c"
+
+
+def thin_curve(x: np.ndarray, y: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most `points` points of a curve, evenly spaced along x, always keeping both ends."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) <= points:
+        return x, y
+    grid = np.linspace(x[0], x[-1], points)
+    return grid, np.interp(grid, x, y)
+
+
+def gain_curve_chart(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]], *, title: str, y_title: str
+) -> alt.Chart:
+    """Cumulative gain curves (model, random, perfect) on a share-of-users axis."""
+    frames = []
+    for label, (x, y) in curves.items():
+        x, y = thin_curve(x, y)
+        share = x / x[-1] if x[-1] else x
+        frames.append(pd.DataFrame({"share targeted": share, y_title: y, "curve": label}))
+    data = pd.concat(frames, ignore_index=True)
+    colors = alt.Scale(domain=list(curves), range=[MODEL_COLOR, RANDOM_COLOR, PERFECT_COLOR][: len(curves)])
+    return (
+        alt.Chart(data, title=title)
+        .mark_line()
+        .encode(
+            x=alt.X("share targeted:Q", axis=alt.Axis(format="%")),
+            y=alt.Y(f"{y_title}:Q"),
+            color=alt.Color("curve:N", scale=colors, legend=alt.Legend(orient="bottom")),
+            strokeDash=alt.condition(alt.datum.curve == "random", alt.value([4, 4]), alt.value([0])),
+            tooltip=[
+                "curve:N",
+                alt.Tooltip("share targeted:Q", format=".1%"),
+                alt.Tooltip(f"{y_title}:Q", format=".2f"),
+            ],
+        )
+    )
+
+
+def estimate_with_interval_chart(
+    data: pd.DataFrame,
+    *,
+    category: str,
+    estimate: str,
+    lower: str,
+    upper: str,
+    title: str,
+    percent: bool = True,
+) -> alt.Chart:
+    """Point estimates with 95% interval bars, one per category (arms, deciles, segments)."""
+    axis = alt.Axis(format=".1%" if percent else ",.3f", title=estimate)
+    base = alt.Chart(data, title=title).encode(x=alt.X(f"{category}:N", sort=None, title=category))
+    points = base.mark_point(filled=True, size=70, color=MODEL_COLOR).encode(
+        y=alt.Y(f"{estimate}:Q", axis=axis),
+        tooltip=[
+            f"{category}:N",
+            alt.Tooltip(f"{estimate}:Q", format=".3%" if percent else ",.4f"),
+            alt.Tooltip(f"{lower}:Q", format=".3%" if percent else ",.4f"),
+            alt.Tooltip(f"{upper}:Q", format=".3%" if percent else ",.4f"),
+        ],
+    )
+    bars = base.mark_rule(color=MODEL_COLOR).encode(y=f"{lower}:Q", y2=f"{upper}:Q")
+    zero = (
+        alt.Chart(pd.DataFrame({"zero": [0.0]}))
+        .mark_rule(color=RANDOM_COLOR, strokeDash=[4, 4])
+        .encode(y="zero:Q")
+    )
+    return zero + bars + points
+
+
+def balance_chart(balance: pd.DataFrame, *, threshold: float = 0.1) -> alt.Chart:
+    """Standardized mean differences per feature, with the ±threshold rule of thumb marked."""
+    data = balance.assign(flagged=balance["smd"].abs() > threshold)
+    bars = (
+        alt.Chart(data, title="Covariate balance (standardized mean difference, treated − control)")
+        .mark_bar()
+        .encode(
+            x=alt.X("smd:Q", title="SMD"),
+            y=alt.Y("feature:N", sort=None, title=None),
+            color=alt.Color(
+                "flagged:N",
+                scale=alt.Scale(domain=[False, True], range=[MODEL_COLOR, "#dc2626"]),
+                legend=None,
+            ),
+            tooltip=["feature:N", alt.Tooltip("smd:Q", format=".4f")],
+        )
+    )
+    limits = (
+        alt.Chart(pd.DataFrame({"limit": [-threshold, threshold]}))
+        .mark_rule(color="#dc2626", strokeDash=[4, 4])
+        .encode(x="limit:Q")
+    )
+    return bars + limits
+
+
+def histogram_chart(values: np.ndarray, *, title: str, x_title: str, bins: int = 60) -> alt.Chart:
+    """A histogram computed here (not in the browser) so a million values cost a few bytes."""
+    values = np.asarray(values, dtype=float)
+    counts, edges = np.histogram(values[np.isfinite(values)], bins=bins)
+    data = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "users": counts})
+    return (
+        alt.Chart(data, title=title)
+        .mark_bar(color=MODEL_COLOR)
+        .encode(
+            x=alt.X("start:Q", bin="binned", title=x_title, axis=alt.Axis(format="%")),
+            x2="end:Q",
+            y=alt.Y("users:Q"),
+            tooltip=[alt.Tooltip("start:Q", format=".3%"), alt.Tooltip("end:Q", format=".3%"), "users:Q"],
+        )
+    )
+
+
+def evaluation_charts(holdout: pd.DataFrame) -> tuple[alt.Chart, alt.Chart | None]:
+    """Qini and uplift curves of a holdout (model, random, perfect), scikit-uplift definitions.
+
+    The uplift curve and its perfect curve exist only for 0/1 outcomes; for an amount the
+    second chart is None.
+    """
+    y, uplift, t = holdout["y"].to_numpy(), holdout["uplift"].to_numpy(), holdout["t"].to_numpy()
+    binary = set(np.unique(y)) <= {0.0, 1.0}
+    qini = _with_random(metrics.qini_curve(y, uplift, t))
+    if binary:
+        qini["perfect"] = metrics.perfect_qini_curve(y, t)
+    qini_chart = gain_curve_chart(qini, title="Qini curve (holdout)", y_title="incremental outcomes")
+    if not binary:
+        return qini_chart, None
+    curves = _with_random(metrics.uplift_curve(y, uplift, t))
+    curves["perfect"] = metrics.perfect_uplift_curve(y, t)
+    return qini_chart, gain_curve_chart(curves, title="Uplift curve (holdout)", y_title="uplift × users")
+
+
+def observed_vs_predicted_chart(
+    table: pd.DataFrame, *, category: str, title: str, percent: bool = True
+) -> alt.Chart:
+    """Observed uplift per group (95% CI) with the model's mean prediction as an orange tick.
+
+    `table` has columns `uplift`, `uplift_lower`, `uplift_upper` (observed) and
+    `predicted_uplift`; a prediction outside the observed interval is visible at a glance.
+    """
+    observed = estimate_with_interval_chart(
+        table,
+        category=category,
+        estimate="uplift",
+        lower="uplift_lower",
+        upper="uplift_upper",
+        title=title,
+        percent=percent,
+    )
+    predicted = (
+        alt.Chart(table)
+        .mark_tick(color=PREDICTED_COLOR, thickness=3, size=24)
+        .encode(
+            x=alt.X(f"{category}:N", sort=None),
+            y="predicted_uplift:Q",
+            tooltip=[f"{category}:N", alt.Tooltip("predicted_uplift:Q", format=".4f")],
+        )
+    )
+    return observed + predicted
+
+
+def decile_chart(deciles: pd.DataFrame, *, percent: bool = True) -> alt.Chart:
+    """Observed uplift per decile of predicted uplift against the mean prediction."""
+    return observed_vs_predicted_chart(
+        deciles,
+        category="percentile",
+        percent=percent,
+        title="Observed uplift by decile of predicted uplift (95% CI); orange: mean prediction",
+    )
+
+
+def allocation_chart(per_segment: pd.DataFrame) -> alt.Chart:
+    """Users contacted per segment under the traditional and the causal plan, side by side."""
+    data = per_segment.melt(
+        id_vars="segment",
+        value_vars=["traditional_contacts", "causal_contacts"],
+        var_name="plan",
+        value_name="contacts",
+    )
+    data["plan"] = data["plan"].str.replace("_contacts", "")
+    return (
+        alt.Chart(data, title="Users contacted per segment")
+        .mark_bar()
+        .encode(
+            x=alt.X("segment:N", sort=None, title=None),
+            xOffset="plan:N",
+            y="contacts:Q",
+            color=alt.Color("plan:N", legend=alt.Legend(orient="bottom")),
+            tooltip=["segment:N", "plan:N", alt.Tooltip("contacts:Q", format=",")],
+        )
+    )
+
+
+def targeting_curves_chart(curves: pd.DataFrame, *, strategies, share: float) -> alt.Chart:
+    """Observed incremental revenue by share targeted per strategy (95% band), budget marked."""
+    base = alt.Chart(
+        curves, title="Incremental revenue by share targeted (observed, 95% band); rule: the budget"
+    )
+    x = alt.X("share:Q", axis=alt.Axis(format="%"), title="share of holdout users targeted")
+    colors = alt.Scale(domain=list(strategies), range=[RANDOM_COLOR, PREDICTED_COLOR, MODEL_COLOR])
+    band = base.mark_area(opacity=0.12).encode(
+        x=x, y="revenue_lower:Q", y2="revenue_upper:Q", color=alt.Color("strategy:N", scale=colors)
+    )
+    line = base.mark_line().encode(
+        x=x,
+        y=alt.Y("revenue:Q", title="incremental revenue"),
+        color=alt.Color("strategy:N", scale=colors, legend=alt.Legend(orient="bottom")),
+        tooltip=["strategy:N", alt.Tooltip("share:Q", format=".0%"), alt.Tooltip("revenue:Q", format=",.0f")],
+    )
+    rule = alt.Chart(pd.DataFrame({"share": [share]})).mark_rule(strokeDash=[4, 4]).encode(x="share:Q")
+    return band + line + rule
+
+
+def sweep_chart(sweep: pd.DataFrame, feature: str, current: float, *, percent: bool) -> alt.Chart:
+    """A numeric sweep's uplift curve with its 95% band, the profile's current value marked."""
+    axis = alt.Axis(format=".2%" if percent else ",.3f", title="uplift (95% CI)")
+    base = alt.Chart(sweep, title=f"Uplift as {feature} changes, the rest of the profile fixed").encode(
+        x=alt.X("value:Q", title=feature)
+    )
+    band = base.mark_area(opacity=0.2, color=MODEL_COLOR).encode(y=alt.Y("lower:Q", axis=axis), y2="upper:Q")
+    line = base.mark_line(color=MODEL_COLOR).encode(
+        y="uplift:Q", tooltip=["value:Q", "uplift:Q", "lower:Q", "upper:Q"]
+    )
+    now = alt.Chart(pd.DataFrame({"value": [current]})).mark_rule(color="#ea580c", strokeDash=[4, 4])
+    return (
+        band
+        + line
+        + now.encode(x="value:Q", tooltip=[alt.Tooltip("value:Q", title=f"this user's {feature}")])
+    )
+
+
+# ------------------------------------------------------------------ batch
+
+
+def contribution_chart(table: pd.DataFrame, *, percent: bool) -> alt.Chart:
+    """Bars of the non-zero contributions of an `explain_uplift` table, largest first."""
+    shown = table[table["contribution"] != 0].astype({"value": str, "baseline": str})
+    return (
+        alt.Chart(shown, title="What moves this user's uplift away from the typical user's")
+        .mark_bar(color=MODEL_COLOR)
+        .encode(
+            x=alt.X("contribution:Q", axis=alt.Axis(format=".2%" if percent else ",.3f")),
+            y=alt.Y("feature:N", sort=None, title=None),
+            tooltip=["feature:N", "value:N", "baseline:N", alt.Tooltip("contribution:Q", format=".4f")],
+        )
+    )
+
+
+def _with_random(model_curve: tuple[np.ndarray, np.ndarray]) -> dict:
+    """The model's curve and the random-targeting line from the origin to its end point."""
+    x, y = model_curve
+    return {"model": (x, y), "random": (np.array([0.0, x[-1]]), np.array([0.0, y[-1]]))}

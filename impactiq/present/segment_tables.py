@@ -1,0 +1,184 @@
+"""The Segments report as text: segment table, budget plans, allocation and targeting strategies.
+
+The numbers come from `impactiq.decisions.segments.segment_report`; this module only writes them
+(through `formatting.format_estimate`), names their columns for a reader, and turns the whole
+report into markdown or JSON for the command line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from impactiq.decisions.allocation import PLANS
+from impactiq.decisions.segments import SegmentReport
+from impactiq.decisions.targeting import STRATEGY_DESCRIPTIONS
+from impactiq.present.formatting import (
+    amount_unit,
+    effect_unit,
+    format_estimate,
+    level_unit,
+    unit_labels,
+)
+from impactiq.present.tables import markdown_table
+
+
+def segment_table_text(table: pd.DataFrame, *, outcome: str, binary: bool) -> pd.DataFrame:
+    """The main columns of `segment_table`, each estimate with its 95% interval."""
+    words = unit_labels(outcome, binary=binary)
+
+    def column(name: str, unit: str) -> list[str]:
+        return [
+            format_estimate(v, lo, hi, unit)
+            for v, lo, hi in zip(table[name], table[f"{name}_lower"], table[f"{name}_upper"], strict=True)
+        ]
+
+    shown = {
+        "segment": table["segment"],
+        "users": [format_estimate(v, unit="count") for v in table["users"]],
+        f"treated {words['mean']}": [
+            format_estimate(v, unit=level_unit(binary)) for v in table["treated_mean"]
+        ],
+        f"control {words['mean']}": [
+            format_estimate(v, unit=level_unit(binary)) for v in table["control_mean"]
+        ],
+        "observed uplift [95% CI]": column("observed_uplift", effect_unit(binary)),
+        "mean predicted uplift [95% CI]": column("predicted_uplift", effect_unit(binary)),
+        "doubly robust uplift [95% CI]": column("dr_uplift", effect_unit(binary)),
+        "model disagrees": np.where(table["disagrees"], "⚠ yes", ""),
+        f"credited {words['things']}": [
+            format_estimate(v, unit=amount_unit(binary)) for v in table["credited"]
+        ],
+        f"incremental {words['things']} [95% CI]": column("incremental", amount_unit(binary)),
+        "waste share [95% CI]": column("waste_share", "share"),
+    }
+    if "causal_roi" in table:
+        shown["traditional ROI [95% CI]"] = column("traditional_roi", "change")
+        shown["causal ROI [95% CI]"] = column("causal_roi", "change")
+    return pd.DataFrame(shown)
+
+
+def readable_segment_table(table: pd.DataFrame, *, outcome: str, binary: bool) -> pd.DataFrame:
+    """`segment_table` as numbers with column names a reader understands, for a CSV download."""
+    words = unit_labels(outcome, binary=binary)
+    names = {
+        "treated_mean": f"treated {words['mean']}",
+        "control_mean": f"control {words['mean']}",
+        "credited": f"credited {words['things']}",
+        "incremental": f"incremental {words['things']}",
+        "waste": f"waste: credited not incremental {words['things']}",
+    }
+    renamed = {}
+    for column in table.columns:
+        base = next((b for b in names if column == b or column.startswith(f"{b}_")), None)
+        readable = column if base is None else names[base] + column[len(base) :]
+        renamed[column] = readable.replace("_", " ")
+    return table.rename(columns=renamed)
+
+
+def plans_table(report: SegmentReport) -> pd.DataFrame:
+    """The budget plans as text: one row per quantity, one column per plan and their difference."""
+    comparison, binary = report.comparison, report.binary
+    words = unit_labels(report.outcome, binary=binary)
+    quantities = (
+        ("users contacted", "contacts", "count"),
+        ("spend", "spend", "money"),
+        (f"credited {words['things']}", "credited", amount_unit(binary)),
+        ("ROI as credited", "credited_roi", "change"),
+        (f"incremental {words['things']}", "incremental", amount_unit(binary)),
+        ("incremental revenue", "revenue", "money"),
+        ("ROI as caused", "causal_roi", "change"),
+    )
+    shown = {"": [label for label, _, _ in quantities]}
+    for _, row in comparison.plans.iterrows():
+        signed = True if row["plan"] not in PLANS else None
+        shown[row["plan"]] = [
+            format_estimate(row[key], row.get(f"{key}_lower"), row.get(f"{key}_upper"), unit, signed=signed)
+            for _, key, unit in quantities
+        ]
+    return pd.DataFrame(shown)
+
+
+def allocation_table(report: SegmentReport) -> pd.DataFrame:
+    """Users contacted per segment under each plan, and the difference, with readable headers."""
+    segments = report.comparison.segments
+    return pd.DataFrame(
+        {
+            "segment": segments["segment"],
+            "users": segments["users"],
+            "contacted, traditional": segments["traditional_contacts"],
+            "contacted, causal": segments["causal_contacts"],
+            "causal − traditional": [
+                format_estimate(v, unit="count", signed=True) for v in segments["difference"]
+            ],
+        }
+    )
+
+
+def strategies_table(report: SegmentReport) -> pd.DataFrame:
+    """The targeting strategies as text, each estimate with its 95% interval."""
+    strategies, binary = report.strategies, report.binary
+    words = unit_labels(report.outcome, binary=binary)
+
+    def column(key: str, unit: str, signed: bool | None = None) -> list[str]:
+        return [
+            format_estimate(r[key], r[f"{key}_lower"], r[f"{key}_upper"], unit, signed=signed)
+            for _, r in strategies.iterrows()
+        ]
+
+    return pd.DataFrame(
+        {
+            "strategy": [STRATEGY_DESCRIPTIONS[s] for s in strategies["strategy"]],
+            "users targeted": [format_estimate(v, unit="count") for v in strategies["targeted"]],
+            f"incremental {words['things']}, observed": column("incremental", amount_unit(binary)),
+            "incremental revenue, observed": column("revenue", "money"),
+            f"incremental {words['things']}, doubly robust": column("dr_gain", amount_unit(binary)),
+            "gain over random, doubly robust": column("dr_gain_vs_random", amount_unit(binary), signed=True),
+        }
+    )
+
+
+def report_markdown(report: SegmentReport) -> str:
+    """The segment table, both plans, the allocation and the strategies as markdown, with headings."""
+    comparison = report.comparison
+    return "\n\n".join(
+        [
+            f"## Segments by {report.segmentation.title} ({report.rows:,} rows, outcome {report.outcome})",
+            f"{report.segmentation.method}.",
+            markdown_table(segment_table_text(report.table, outcome=report.outcome, binary=report.binary)),
+            f"## Budget {format_estimate(comparison.budget, unit='money')} at "
+            f"{format_estimate(comparison.cost, unit='money')} per contact: "
+            f"{format_estimate(comparison.contacts, unit='count')} contacts",
+            markdown_table(plans_table(report)),
+            markdown_table(allocation_table(report)),
+            "## Targeting strategies",
+            markdown_table(strategies_table(report)),
+        ]
+    )
+
+
+def report_dict(report: SegmentReport) -> dict:
+    """Plain values and lists of records, with the definitions and unit words, ready for JSON."""
+    profiles = report.segmentation.profiles
+    comparison = report.comparison
+    return {
+        "outcome": report.outcome,
+        "outcome_kind": "binary" if report.binary else "amount",
+        "units": unit_labels(report.outcome, binary=report.binary),
+        "rows": report.rows,
+        "by": report.segmentation.by,
+        "segmentation": report.segmentation.title,
+        "method": report.segmentation.method,
+        "cost": comparison.cost,
+        "value": comparison.value,
+        "budget": comparison.budget,
+        "contacts": comparison.contacts,
+        "definitions": report.definitions,
+        "segments": report.table.to_dict(orient="records"),
+        "profiles": None if profiles is None else profiles.to_dict(orient="records"),
+        "allocation": {
+            "segments": comparison.segments.to_dict(orient="records"),
+            "plans": comparison.plans.to_dict(orient="records"),
+        },
+        "strategies": report.strategies.to_dict(orient="records"),
+    }

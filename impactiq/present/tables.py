@@ -1,0 +1,130 @@
+"""Display tables of an experiment and of models: every estimate with its 95% interval and definition.
+
+Each table here is text, ready for a page or a terminal: numbers are written by
+`formatting.format_estimate`, so a number on screen is never ambiguous about its unit, and each
+row that could mean several things (which Qini, which average effect) says which it is.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from impactiq.present.formatting import MISSING, effect_unit, format_estimate, level_unit
+
+# (key in the metrics dict, label, kind): kind "effect" is an effect on the outcome, "score" a
+# unitless score, "size" an error in the outcome's units, "share" a share in percent.
+_METRIC_ROWS = (
+    ("qini_auc_score", "Qini coefficient (normalised, scikit-uplift)", "score"),
+    ("uplift_auc_score", "Uplift AUC (normalised, scikit-uplift)", "score"),
+    ("ate", "Average effect, doubly robust (AIPW)", "effect"),
+    ("naive_ate", "Average effect, difference in means", "effect"),
+    ("mean_uplift", "Mean predicted uplift", "effect"),
+)
+_TRUTH_ROWS = (
+    ("true_ate", "True average effect (synthetic truth)", "effect"),
+    ("ate_error", "Error of the mean predicted uplift vs truth", "effect"),
+    ("pehe", "PEHE (root mean squared error vs true effect)", "size"),
+    ("interval_coverage", "Coverage of the 95% intervals of the true effect", "share"),
+)
+
+
+def metrics_table(metrics: dict, *, binary: bool) -> pd.DataFrame:
+    """Holdout metrics (`evaluation.holdout.holdout_metrics`): estimate [95% CI] and a note each.
+
+    The note is the metric's definition, or why it could not be computed on these rows.
+    """
+    rows = [_metric_row(label, metrics.get(key), kind, binary) for key, label, kind in _METRIC_ROWS]
+    for strategy, by_k in metrics.get("uplift_at_k", {}).items():
+        for k, value in by_k.items():
+            label = f"Uplift at top {float(k):.0%} ({strategy.replace('_', ' ')})"
+            rows.append(_metric_row(label, value, "effect", binary))
+    for key, label, kind in _TRUTH_ROWS:
+        if key in metrics:
+            rows.append(_metric_row(label, {"estimate": metrics[key]}, kind, binary))
+    return pd.DataFrame(rows, columns=["metric", "estimate [95% CI]", "note"])
+
+
+def models_table(models: list[dict]) -> pd.DataFrame:
+    """Saved models (`uplift.store.list_models`): the holdout Qini with its interval, and problems."""
+    rows = []
+    for entry in models:
+        rows.append(
+            {
+                "name": entry["name"],
+                "estimator": entry["estimator"] or MISSING,
+                "outcome": entry["outcome"] or MISSING,
+                "rows": entry["rows"],
+                "Qini coefficient [95% CI]": format_estimate(
+                    entry["qini"], entry["qini_lower"], entry["qini_upper"], "score"
+                ),
+                "created (UTC)": (entry["created"] or "")[:19].replace("T", " "),
+                "problem": entry["error"] or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
+    """The naive effects of `data.summary.summarise`: levels per arm, effect and lift with intervals."""
+    rows = []
+    for row in effects.itertuples():
+        binary = row.kind == "rate"
+        rows.append(
+            {
+                "outcome": row.outcome,
+                "treated": format_estimate(row.treated, unit=level_unit(binary)),
+                "control": format_estimate(row.control, unit=level_unit(binary)),
+                "effect [95% CI]": format_estimate(
+                    row.effect, row.effect_lower, row.effect_upper, effect_unit(binary)
+                ),
+                "relative lift [95% CI]": format_estimate(row.lift, row.lift_lower, row.lift_upper, "change"),
+                "p-value": f"{row.p_value:.2g}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def truth_table(truth: pd.DataFrame) -> pd.DataFrame:
+    """The true average effect (synthetic data) beside the naive estimate and its interval."""
+    return pd.DataFrame(
+        {
+            "outcome": truth["outcome"],
+            "true effect": [format_estimate(v, unit="pp") for v in truth["true_effect"]],
+            "naive estimate [95% CI]": [
+                format_estimate(v, lo, hi, "pp")
+                for v, lo, hi in zip(
+                    truth["estimate"], truth["estimate_lower"], truth["estimate_upper"], strict=True
+                )
+            ],
+            "truth inside the CI": ["yes" if covered else "no" for covered in truth["covered"]],
+        }
+    )
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A table of text cells as a GitHub-flavoured markdown table (for the command line)."""
+    cells = table.astype(str)
+    lines = ["| " + " | ".join(map(str, cells.columns)) + " |", "|" + "---|" * cells.shape[1]]
+    lines += ["| " + " | ".join(row) + " |" for row in cells.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _metric_row(label: str, value: dict | None, kind: str, binary: bool) -> dict:
+    if not value:
+        return {"metric": label, "estimate [95% CI]": MISSING, "note": "not computed"}
+    if "unavailable" in value:
+        return {"metric": label, "estimate [95% CI]": MISSING, "note": value["unavailable"]}
+    unit = {
+        "effect": effect_unit(binary),
+        "size": "pp" if binary else "level",
+        "share": "share",
+        "score": "score",
+    }[kind]
+    text = format_estimate(
+        value["estimate"],
+        value.get("lower"),
+        value.get("upper"),
+        unit,
+        signed=False if kind == "size" else None,
+    )
+    return {"metric": label, "estimate [95% CI]": text, "note": value.get("method", "")}

@@ -1,0 +1,143 @@
+"""Scoring with a fitted model: effects of raw tables, and the frames of scored rows.
+
+`FittedEffects` gives a just-trained model (`TrainedModel`) and a saved one (`SavedModel`) one
+way to score a raw table. `predict_uplift` turns any of them into the columns every page,
+metric and segment reads (uplift with its 95% interval, expected outcomes without and with
+treatment), and `predictions_frame` / `score_experiment` put those beside a labelled table's
+outcome, treatment and features: the "scored rows" that evaluation and decisions work on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from impactiq.data.experiment import Experiment
+from impactiq.data.schema import Schema
+from impactiq.errors import ImpactIQError
+from impactiq.uplift.features import feature_frame
+
+# Columns of a predictions frame; a feature may not use these names.
+PREDICTION_COLUMNS = ("y", "t", "uplift", "uplift_lower", "uplift_upper", "y0_pred", "y1_pred", "tau")
+
+# Columns that evaluation and decisions read from scored rows.
+REQUIRED_COLUMNS = ("y", "t", "uplift", "uplift_upper", "y0_pred", "y1_pred")
+
+
+class FittedEffects:
+    """Effects of a fitted `UpliftModel` on raw tables, by the schema it was trained with.
+
+    Shared by `TrainedModel` (just fitted) and `store.SavedModel` (loaded from disk), so a
+    page or a script scores either the same way: pass any DataFrame holding at least the
+    feature columns; they are picked by name, put in training order and converted to the
+    dtypes used in training.
+    """
+
+    model: object
+    schema: Schema
+    feature_profile: dict
+
+    @property
+    def feature_names_in_(self) -> tuple[str, ...]:
+        return self.schema.features
+
+    @property
+    def has_intervals(self) -> bool:
+        return bool(self.model.has_intervals)
+
+    def features(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The model's feature columns of `df`, in training order and dtypes."""
+        return feature_frame(df, self.schema, self.feature_profile)
+
+    def effect(self, df: pd.DataFrame) -> np.ndarray:
+        """Estimated uplift of each row: expected outcome if treated minus if not."""
+        return self.model.effect(self.features(df))
+
+    def effect_interval(self, df: pd.DataFrame, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) of each row's uplift at level 1 - alpha."""
+        return self.model.effect_interval(self.features(df), alpha=alpha)
+
+    def effect_with_interval(
+        self, df: pd.DataFrame, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(uplift, lower, upper) of each row in one pass where the estimator allows."""
+        return self.model.effect_with_interval(self.features(df), alpha=alpha)
+
+    def predict_outcomes(
+        self, df: pd.DataFrame, uplift: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(expected outcome without treatment, with treatment) of each row; `uplift` if known."""
+        return self.model.predict_outcomes(self.features(df), uplift=uplift)
+
+
+def predict_uplift(model, X: pd.DataFrame) -> pd.DataFrame:
+    """Uplift, its 95% interval (NaN without intervals) and expected outcomes of each row of X.
+
+    `model` is an `UpliftModel` (X: encoded-ready features) or anything with the same methods
+    taking a raw table (`TrainedModel`, `SavedModel`). The index of X is kept.
+    """
+    if model.has_intervals:
+        uplift, lower, upper = (
+            np.asarray(a, dtype=np.float64) for a in model.effect_with_interval(X, alpha=0.05)
+        )
+    else:
+        uplift = np.asarray(model.effect(X), dtype=np.float64)
+        lower = upper = np.full(len(X), np.nan)
+    y0, y1 = (np.asarray(a, dtype=np.float64) for a in model.predict_outcomes(X, uplift=uplift))
+    return pd.DataFrame(
+        {"uplift": uplift, "uplift_lower": lower, "uplift_upper": upper, "y0_pred": y0, "y1_pred": y1},
+        index=X.index,
+    )
+
+
+def predictions_frame(
+    model, X: pd.DataFrame, y: np.ndarray, t: np.ndarray, tau: np.ndarray | None
+) -> pd.DataFrame:
+    """One row per scored row: its features, then y, t, uplift with its 95% interval, predicted
+    outcomes and tau.
+
+    The features stay beside the predictions because segments and simulator presets are built
+    from them (feature names may not clash with these columns: see `PREDICTION_COLUMNS`).
+    """
+    predicted = predict_uplift(model, X)
+    columns = {
+        "y": np.asarray(y, dtype=np.float64),
+        "t": np.asarray(t, dtype=np.int8),
+        **{name: predicted[name].to_numpy() for name in predicted.columns},
+    }
+    if tau is not None:
+        columns["tau"] = np.asarray(tau, dtype=np.float64)
+    # Categorical features keep their dtype (and so their categories) in the frame.
+    return X.reset_index(drop=True).assign(**columns)
+
+
+def score_experiment(model_like, experiment: Experiment) -> pd.DataFrame:
+    """A labelled experiment scored like a model's holdout: predictions, y, t and the features.
+
+    `model_like` is a `TrainedModel` or `SavedModel`; its own outcome is read from the
+    experiment. The frame has the columns of `predictions_frame` (features included), so it
+    can be evaluated and segmented exactly as a holdout.
+    """
+    outcome = model_like.outcome
+    if outcome not in experiment.schema.outcomes:
+        raise ImpactIQError(
+            f"The table has no outcome '{outcome}', which the model predicts; score a table that holds it."
+        )
+    features = model_like.features(experiment.frame)
+    return predictions_frame(
+        model_like, features, experiment.y(outcome), experiment.t, experiment.tau(outcome)
+    )
+
+
+def check_scored(frame: pd.DataFrame) -> None:
+    """Refuse anything but a non-empty frame of scored rows (see `REQUIRED_COLUMNS`)."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ImpactIQError(f"Pass the scored rows as a pandas DataFrame; got {type(frame).__name__}.")
+    lacking = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if lacking:
+        raise ImpactIQError(
+            f"The scored rows lack the column(s) {', '.join(map(repr, lacking))}. Segment a model's holdout "
+            "or a table scored with `score_experiment`, which hold y, t, uplift, y0_pred and y1_pred."
+        )
+    if len(frame) == 0:
+        raise ImpactIQError("There are no scored rows to segment; score a table with at least one row.")

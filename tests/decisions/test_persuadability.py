@@ -1,0 +1,57 @@
+"""Tests of impactiq.decisions.persuadability: the class rules and their default thresholds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from impactiq.decisions import persuadability
+
+THRESHOLDS = persuadability.Thresholds(persuadable=0.01, harm=0.02, baseline=0.05)
+
+
+def _holdout() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "uplift": [0.01, 0.05, -0.03, 0.02],
+            "y0_pred": [0.10, 0.20, 0.30, 0.40],
+            "age": [25.0, 90.0, 40.0, 60.0],
+            "visits": [1.0, 3.0, np.nan, 5.0],
+            "channel": ["Web", "Shop", "Phone", "Web"],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("uplift", "upper", "y0", "expected"),
+    [
+        (0.005, -0.001, 0.50, persuadability.DO_NOT_DISTURB),  # the interval lies below zero
+        (-0.02, 0.010, 0.50, persuadability.DO_NOT_DISTURB),  # at the harm threshold
+        (-0.019, 0.010, 0.50, persuadability.SURE_THING),
+        (0.010, 0.030, 0.01, persuadability.PERSUADABLE),  # at the persuadable threshold
+        (0.009, 0.030, 0.05, persuadability.SURE_THING),  # at the baseline threshold
+        (0.009, 0.030, 0.049, persuadability.LOST_CAUSE),
+        (0.009, math.nan, 0.01, persuadability.LOST_CAUSE),  # no interval: uplift rules only
+    ],
+)
+def test_classify(uplift, upper, y0, expected):
+    assert persuadability.classify(uplift, upper, y0, THRESHOLDS) == expected
+
+
+def test_classify_is_vectorised():
+    classes = persuadability.classify([0.02, -0.05, 0.0], [0.03, 0.0, 0.01], [0.0, 0.0, 0.9], THRESHOLDS)
+    assert list(classes) == [
+        persuadability.PERSUADABLE,
+        persuadability.DO_NOT_DISTURB,
+        persuadability.SURE_THING,
+    ]
+
+
+def test_default_thresholds_from_the_holdout():
+    thresholds = persuadability.default_thresholds(_holdout())
+    assert thresholds == persuadability.Thresholds(persuadable=0.02, harm=0.02, baseline=0.25)
+    no_gain = pd.DataFrame({"uplift": [-0.01, -0.03, -0.02], "y0_pred": [0.1, 0.2, 0.3]})
+    assert persuadability.default_thresholds(no_gain).persuadable == pytest.approx(0.02)

@@ -1,0 +1,159 @@
+"""Tests of impactiq.decisions.profiles: typical and preset users, profile frames, scores with class and rank."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from impactiq.data.demo import load_demo
+from impactiq.data.schema import Schema
+from impactiq.decisions import persuadability, profiles
+from impactiq.errors import ImpactIQError
+from impactiq.evaluation.training import train_model
+
+SCHEMA = Schema(
+    treatment="t",
+    treated_values=(1,),
+    control_values=(0,),
+    outcomes=("y",),
+    binary_outcomes=("y",),
+    numeric_features=("age", "visits"),
+    categorical_features=("channel",),
+)
+
+
+PROFILE = {
+    "age": {
+        "kind": "numeric",
+        "dtype": "float32",
+        "min": 18.0,
+        "max": 80.0,
+        "missing_share": 0.0,
+        "quantiles": {"1": 19.0, "5": 21.0, "25": 30.0, "50": 41.5, "75": 55.0, "95": 70.0, "99": 78.0},
+    },
+    "visits": {
+        "kind": "numeric",
+        "dtype": "float32",
+        "min": 0.0,
+        "max": 9.0,
+        "missing_share": 0.1,
+        "quantiles": {"1": 0.0, "5": 0.0, "25": 1.0, "50": 2.0, "75": 4.0, "95": 7.0, "99": 8.0},
+    },
+    "channel": {
+        "kind": "categorical",
+        "categories": ["Phone", "Web", "Shop"],
+        "frequencies": {"Web": 0.6, "Phone": 0.3, "Shop": 0.1},
+    },
+}
+
+
+THRESHOLDS = persuadability.Thresholds(persuadable=0.01, harm=0.02, baseline=0.05)
+
+
+@pytest.fixture(scope="module")
+def hillstrom_model():
+    """A small, quick model with numeric and categorical features (about 2 s)."""
+    experiment = load_demo("hillstrom")
+    return train_model(experiment, outcome="visit", sample=4_000, n_boot=20, params={"n_estimators": 40})
+
+
+def _holdout() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "uplift": [0.01, 0.05, -0.03, 0.02],
+            "y0_pred": [0.10, 0.20, 0.30, 0.40],
+            "age": [25.0, 90.0, 40.0, 60.0],
+            "visits": [1.0, 3.0, np.nan, 5.0],
+            "channel": ["Web", "Shop", "Phone", "Web"],
+        }
+    )
+
+
+def test_default_profile_is_medians_and_most_frequent_categories():
+    assert profiles.default_profile(PROFILE, SCHEMA) == {"age": 41.5, "visits": 2.0, "channel": "Web"}
+
+
+def test_counts_and_flags_are_integral():
+    assert profiles.is_integral(PROFILE["visits"])
+    assert not profiles.is_integral(
+        {**PROFILE["visits"], "quantiles": {**PROFILE["visits"]["quantiles"], "50": 2.5}}
+    )
+    assert not profiles.is_integral(PROFILE["age"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("most persuadable", {"age": 80.0, "visits": 3.0, "channel": "Shop"}),  # age 90 clipped to the max
+        ("least persuadable", {"age": 40.0, "visits": math.nan, "channel": "Phone"}),
+        ("typical", {"age": 41.5, "visits": 2.0, "channel": "Web"}),
+    ],
+)
+def test_preset_profiles(kind, expected):
+    profile = profiles.preset_profile(kind, _holdout(), SCHEMA, PROFILE)
+    assert profile.keys() == expected.keys()
+    for name, value in expected.items():
+        assert profile[name] == value or (math.isnan(value) and math.isnan(profile[name]))
+
+
+def test_random_preset_is_a_seeded_real_user():
+    holdout = _holdout()
+    draws = [profiles.preset_profile("random", holdout, SCHEMA, PROFILE, seed=s) for s in range(20)]
+    assert draws[3] == profiles.preset_profile("random", holdout, SCHEMA, PROFILE, seed=3)
+    channels = {d["channel"] for d in draws}
+    assert channels <= {"Web", "Shop", "Phone"} and len(channels) > 1
+
+
+def test_presets_need_holdout_features_and_a_known_kind():
+    with pytest.raises(ImpactIQError, match="Retrain"):
+        profiles.preset_profile("random", _holdout()[["uplift", "y0_pred"]], SCHEMA, PROFILE)
+    with pytest.raises(ImpactIQError, match="no preset 'best'"):
+        profiles.preset_profile("best", _holdout(), SCHEMA, PROFILE)
+
+
+def test_profile_frame_orders_features_and_types():
+    frame = profiles.profile_frame([{"channel": "Web", "visits": 1, "age": 30}], SCHEMA)
+    assert list(frame.columns) == ["age", "visits", "channel"]
+    assert frame["age"].dtype == np.float64 and frame["channel"].iloc[0] == "Web"
+    with pytest.raises(ImpactIQError, match="lacks 'visits'"):
+        profiles.profile_frame({"age": 30, "channel": "Web"}, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("uplift", "expected"),
+    [(0.0, 0.0), (1.0, 12.5), (2.5, 50.0), (4.0, 87.5), (9.0, 100.0)],
+)
+def test_percentile_rank_counts_ties_half(uplift, expected):
+    assert profiles.percentile_rank(uplift, [1.0, 2.0, 3.0, 4.0]) == pytest.approx(expected)
+
+
+def test_percentile_rank_needs_a_population():
+    with pytest.raises(ImpactIQError, match="no holdout predictions"):
+        profiles.percentile_rank(0.1, [np.nan])
+
+
+def test_difference_adds_half_widths():
+    a = {"uplift": 0.01, "uplift_lower": 0.0, "uplift_upper": 0.02}
+    b = {"uplift": 0.04, "uplift_lower": 0.01, "uplift_upper": 0.07}
+    assert profiles.difference(a, b) == pytest.approx((0.03, -0.01, 0.07))
+
+
+def test_score_profiles_match_the_model(hillstrom_model):
+    model = hillstrom_model
+    typical = profiles.default_profile(model.feature_profile, model.schema)
+    other = {**typical, "channel": "Phone", "recency": 11.0}
+    scores = profiles.score_profiles(model, [typical, other], THRESHOLDS)
+    rows = profiles.profile_frame([typical, other], model.schema)
+    np.testing.assert_allclose(scores["uplift"], model.effect(rows), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(scores["y0_pred"], model.predict_outcomes(rows)[0], rtol=1e-10, atol=1e-12)
+    population = model.holdout["uplift"]
+    assert scores["percentile"].iloc[1] == pytest.approx(
+        profiles.percentile_rank(scores["uplift"].iloc[1], population)
+    )
+    expected = persuadability.classify(
+        scores["uplift"], scores["uplift_upper"], scores["y0_pred"], THRESHOLDS
+    )
+    assert list(scores["class"]) == list(expected)

@@ -1,0 +1,90 @@
+"""Tests of impactiq.decisions.scenario: a Simulator scenario through a URL and back."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from impactiq.data.schema import Schema
+from impactiq.decisions import economics, profiles, scenario
+
+SCHEMA = Schema(
+    treatment="t",
+    treated_values=(1,),
+    control_values=(0,),
+    outcomes=("y",),
+    binary_outcomes=("y",),
+    numeric_features=("age", "visits"),
+    categorical_features=("channel",),
+)
+
+
+PROFILE = {
+    "age": {
+        "kind": "numeric",
+        "dtype": "float32",
+        "min": 18.0,
+        "max": 80.0,
+        "missing_share": 0.0,
+        "quantiles": {"1": 19.0, "5": 21.0, "25": 30.0, "50": 41.5, "75": 55.0, "95": 70.0, "99": 78.0},
+    },
+    "visits": {
+        "kind": "numeric",
+        "dtype": "float32",
+        "min": 0.0,
+        "max": 9.0,
+        "missing_share": 0.1,
+        "quantiles": {"1": 0.0, "5": 0.0, "25": 1.0, "50": 2.0, "75": 4.0, "95": 7.0, "99": 8.0},
+    },
+    "channel": {
+        "kind": "categorical",
+        "categories": ["Phone", "Web", "Shop"],
+        "frequencies": {"Web": 0.6, "Phone": 0.3, "Shop": 0.1},
+    },
+}
+
+
+def test_scenario_round_trip():
+    chosen = scenario.Scenario({"age": 33.25, "visits": math.nan, "channel": "Shop"}, "channel", 0.25, 12.5)
+    params = scenario.encode_scenario("demo", chosen)
+    assert params[scenario.QUERY_MODEL] == "demo" and params["x.visits"] == ""
+    decoded, warnings = scenario.decode_scenario(params, SCHEMA, PROFILE)
+    assert warnings == []
+    assert decoded.profile["age"] == 33.25 and math.isnan(decoded.profile["visits"])
+    assert (decoded.whatif, decoded.cost, decoded.value, decoded.profile["channel"]) == (
+        "channel",
+        0.25,
+        12.5,
+        "Shop",
+    )
+
+
+def test_an_empty_url_gives_defaults_without_warnings():
+    decoded, warnings = scenario.decode_scenario({}, SCHEMA, PROFILE)
+    assert warnings == []
+    assert decoded == scenario.Scenario(
+        profiles.default_profile(PROFILE, SCHEMA), "age", economics.DEFAULT_COST, economics.DEFAULT_VALUE
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"x.age": "old"}, "not a number"),
+        ({"x.age": "nan"}, "not a number"),
+        ({"x.age": "120"}, "outside the training range 18 to 80"),
+        ({"x.channel": "Fax"}, "not one of its categories"),
+        ({"x.visits": "2.5"}, "whole number"),
+        ({"x.age": ""}, "never missing"),
+        ({"whatif": "income"}, "not a feature"),
+        ({"cost": "-1"}, "positive amount"),
+        ({"value": "lots"}, "0 or more"),
+        ({"x.income": "3"}, "x.income"),
+    ],
+)
+def test_invalid_url_values_fall_back_with_a_warning(params, message):
+    decoded, warnings = scenario.decode_scenario(params, SCHEMA, PROFILE)
+    assert len(warnings) == 1 and message in warnings[0]
+    defaults, _ = scenario.decode_scenario({}, SCHEMA, PROFILE)
+    assert decoded == defaults

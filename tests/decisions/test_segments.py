@@ -1,0 +1,158 @@
+"""Tests of impactiq.decisions.segments: the per-segment table, its estimates, flags and ROI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from impactiq.data.schema import Schema
+from impactiq.decisions import segmentation, segments
+from impactiq.errors import ImpactIQError
+
+Z = norm.ppf(0.975)
+
+
+SCHEMA = Schema(
+    treatment="group",
+    treated_values=("email",),
+    control_values=("none",),
+    outcomes=("y",),
+    binary_outcomes=("y",),
+    numeric_features=("x", "newbie"),
+    categorical_features=("channel",),
+)
+
+
+EFFECT = {"web": 0.10, "phone": 0.02, "store": -0.05}
+
+
+def _scored(n: int = 6_000, seed: int = 0, *, amount: bool = False) -> pd.DataFrame:
+    """A scored frame with a known effect per channel and imperfect model columns."""
+    rng = np.random.default_rng(seed)
+    channel = rng.choice(list(EFFECT), size=n, p=[0.5, 0.3, 0.2])
+    t = (rng.random(n) < 0.6).astype(np.int8)
+    base = 0.2 + 0.1 * (channel == "phone")
+    effect = np.array([EFFECT[c] for c in channel])
+    y = (rng.random(n) < base + t * effect).astype(np.float64)
+    if amount:
+        y = y * rng.gamma(2.0, 20.0, n)
+    uplift = effect + rng.normal(0, 0.02, n)
+    return pd.DataFrame(
+        {
+            "y": y,
+            "t": t,
+            "uplift": uplift,
+            "uplift_lower": uplift - 0.03,
+            "uplift_upper": uplift + 0.03,
+            "y0_pred": base,
+            "y1_pred": base + uplift,
+            "x": rng.normal(size=n),
+            "newbie": rng.integers(0, 2, n).astype(np.float64),
+            "channel": pd.Categorical(channel),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def scored() -> pd.DataFrame:
+    return _scored()
+
+
+def _direct(frame: pd.DataFrame, member: np.ndarray) -> dict:
+    y, t = frame["y"].to_numpy()[member], frame["t"].to_numpy()[member]
+    treated, control = y[t == 1], y[t == 0]
+    se = np.sqrt(treated.var(ddof=1) / treated.size + control.var(ddof=1) / control.size)
+    return {"diff": treated.mean() - control.mean(), "se": se, "credited": treated.sum(), "n_t": treated.size}
+
+
+@pytest.mark.parametrize("by", ["channel", "newbie", "uplift:4", "kmeans:3", "persuadability"])
+def test_observed_uplift_is_the_difference_in_means_of_each_segment(scored, by):
+    split = segmentation.assign_segments(scored, SCHEMA, by)
+    table = segments.segment_table(scored, split.labels)
+    assert table["users"].sum() == len(scored)
+    for _, row in table.iterrows():
+        direct = _direct(scored, (split.labels == row["segment"]).to_numpy())
+        assert row["observed_uplift"] == pytest.approx(direct["diff"], abs=1e-12)
+        assert row["observed_uplift_lower"] == pytest.approx(direct["diff"] - Z * direct["se"], abs=1e-12)
+        assert row["observed_uplift_upper"] == pytest.approx(direct["diff"] + Z * direct["se"], abs=1e-12)
+        assert row["credited"] == pytest.approx(direct["credited"])
+        assert row["incremental"] == pytest.approx(direct["diff"] * direct["n_t"])
+
+
+@pytest.mark.parametrize("amount", [False, True])
+def test_incremental_plus_waste_equals_credited(amount):
+    frame = _scored(seed=1, amount=amount)
+    table = segments.segment_table(frame, frame["channel"])
+    np.testing.assert_allclose(table["incremental"] + table["waste"], table["credited"], rtol=1e-12)
+    np.testing.assert_allclose(table["waste_share"], table["waste"] / table["credited"], rtol=1e-12)
+    # Waste is what the treated would have done anyway: control mean x treated users.
+    np.testing.assert_allclose(table["waste"], table["control_mean"] * table["treated"], rtol=1e-9)
+
+
+def test_channels_recover_their_planted_effects(scored):
+    table = segments.segment_table(scored, scored["channel"]).set_index("segment")
+    for channel, effect in EFFECT.items():
+        row = table.loc[channel]
+        # Within 3.5 standard errors: six 95% intervals miss somewhere by chance one time in four.
+        assert abs(row["observed_uplift"] - effect) < 3.5 * row["observed_uplift_se"]
+        assert abs(row["dr_uplift"] - effect) < 3.5 * (row["dr_uplift_upper"] - row["dr_uplift"]) / Z
+
+
+def test_doubly_robust_segment_effect_is_the_mean_aipw_score(scored):
+    table = segments.segment_table(scored, scored["channel"]).set_index("segment")
+    y, t = scored["y"].to_numpy(), scored["t"].to_numpy()
+    e = t.mean()
+    y0, y1 = scored["y0_pred"].to_numpy(), scored["y1_pred"].to_numpy()
+    gamma = y1 - y0 + t * (y - y1) / e - (1 - t) * (y - y0) / (1 - e)
+    web = (scored["channel"] == "web").to_numpy()
+    assert table.loc["web", "dr_uplift"] == pytest.approx(gamma[web].mean(), abs=1e-12)
+    half = Z * gamma[web].std(ddof=1) / np.sqrt(web.sum())
+    assert table.loc["web", "dr_uplift_upper"] - table.loc["web", "dr_uplift"] == pytest.approx(
+        half, abs=1e-12
+    )
+
+
+def test_predicted_uplift_is_the_mean_prediction_with_a_normal_interval(scored):
+    table = segments.segment_table(scored, scored["channel"]).set_index("segment")
+    uplift = scored.loc[scored["channel"] == "phone", "uplift"]
+    assert table.loc["phone", "predicted_uplift"] == pytest.approx(uplift.mean())
+    half = Z * uplift.std(ddof=1) / np.sqrt(len(uplift))
+    assert table.loc["phone", "predicted_uplift_upper"] == pytest.approx(uplift.mean() + half)
+
+
+@pytest.mark.parametrize(("cost", "value"), [(0.5, 10.0), (2.0, 3.0)])
+def test_roi_follows_its_definitions(scored, cost, value):
+    table = segments.segment_table(scored, scored["channel"], cost=cost, value=value)
+    spend = cost * table["treated"]
+    np.testing.assert_allclose(table["traditional_roi"], (table["credited"] * value - spend) / spend)
+    np.testing.assert_allclose(table["causal_roi"], (table["incremental"] * value - spend) / spend)
+    np.testing.assert_allclose(
+        table["causal_roi_lower"], (table["incremental_lower"] * value - spend) / spend
+    )
+    assert (table["traditional_roi"] > table["causal_roi"]).all()
+
+
+def test_a_model_that_misses_a_segment_is_flagged(scored):
+    wrong = scored.copy()
+    store = (wrong["channel"] == "store").to_numpy()
+    wrong.loc[store, "uplift"] = 0.15  # the truth there is -0.05
+    table = segments.segment_table(wrong, wrong["channel"]).set_index("segment")
+    assert table.loc["store", "disagrees"]
+    assert table.loc["store", "disagreement_p"] < 1e-6
+    assert not table.loc["web", "disagrees"]
+    assert not table.loc["phone", "disagrees"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"cost": 0.0, "value": 1.0}, "cost per contact"),
+        ({"cost": 1.0, "value": -1.0}, "value"),
+        ({"cost": 1.0}, "both"),
+    ],
+)
+def test_bad_economics_are_refused(scored, kwargs, match):
+    with pytest.raises(ImpactIQError, match=match):
+        segments.segment_table(scored, scored["channel"], **kwargs)

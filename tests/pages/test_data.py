@@ -1,0 +1,109 @@
+"""AppTest of the Data page: demo on first visit, uploads, the mapping step and bad files."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from impactiq.data.demo import HILLSTROM_FILE
+from impactiq.data.synthetic import make_criteo_like
+
+APP = "../../streamlit_app.py"
+
+
+@pytest.fixture
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+UPLOAD = "Upload an experiment (CSV, CSV.gz or Parquet, up to 1 GB)"
+
+
+def _labelled(elements, label: str):
+    """The one widget with this label: tests find widgets by what the user reads, not position."""
+    return next(e for e in elements if e.label == label)
+
+
+def _table_with(at: AppTest, column: str):
+    """The shown table that has this column."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def _subheaders(at: AppTest) -> list[str]:
+    return [s.value for s in at.subheader]
+
+
+def test_first_visit_shows_the_demo_summary(app):
+    assert any("Synthetic" in s for s in _subheaders(app))
+    effects = _table_with(app, "effect [95% CI]")
+    assert list(effects["outcome"]) == ["visit", "conversion"]
+    assert any("Randomization check" in s.value for s in app.success)
+    assert any("exposure" in w.value for w in app.warning)
+
+
+def test_criteo_upload_is_used_without_questions(app):
+    buffer = io.StringIO()
+    make_criteo_like(5_000, seed=3).to_csv(buffer, index=False)
+    _labelled(app.file_uploader, UPLOAD).upload("criteo.csv", buffer.getvalue().encode(), "text/csv")
+    app.run()
+    assert not app.exception and not app.error
+    assert "Current data set: criteo.csv" in _subheaders(app)
+    assert _table_with(app, "effect [95% CI]").shape[0] == 2
+
+
+def test_hillstrom_upload_goes_through_the_mapping(app):
+    import gzip
+
+    _labelled(app.file_uploader, UPLOAD).upload(
+        "hillstrom.csv", gzip.decompress(HILLSTROM_FILE.read_bytes()), "text/csv"
+    )
+    app.run()
+    assert "Map the columns of hillstrom.csv" in _subheaders(app)
+    assert _labelled(app.multiselect, "Treated values").value == ["Mens E-Mail", "Womens E-Mail"]
+    next(b for b in app.button if b.label == "Use this mapping").click()
+    app.run()
+    assert not app.exception and not app.error
+    visit = _table_with(app, "effect [95% CI]").set_index("outcome").loc["visit"]
+    assert visit["effect [95% CI]"] == "+6.09 pp [+5.54 pp, +6.63 pp]"
+
+
+def test_a_bad_upload_shows_an_error_and_keeps_the_data(app):
+    before = _subheaders(app)
+    _labelled(app.file_uploader, UPLOAD).upload("broken.csv", b"treatment,visit\n1,1\n0", "text/csv")
+    app.run()
+    assert not app.exception
+    assert app.error, "a bad file must explain itself"
+    assert _subheaders(app) == before
+
+
+def test_a_mapping_mistake_is_explained(app):
+    _labelled(app.file_uploader, UPLOAD).upload(
+        "ab.csv", b"group,bought,age\n" + b"A,1,30\nB,0,40\n" * 50, "text/csv"
+    )
+    app.run()
+    next(b for b in app.button if b.label == "Use this mapping").click()
+    app.run()
+    assert not app.exception
+    assert any("outcome" in e.value for e in app.error)
+    assert any("Synthetic" in s for s in _subheaders(app)), "the previous data stays loaded"
+
+
+def test_demo_picker_loads_hillstrom(app):
+    _labelled(app.selectbox, "Demo data set").set_value("hillstrom")
+    app.run()
+    next(b for b in app.button if b.label == "Load demo data").click()
+    app.run()
+    assert not app.exception
+    assert any("Hillstrom" in s for s in _subheaders(app))
+
+
+def test_synthetic_data_shows_the_truth_beside_the_estimate(app):
+    truth = _table_with(app, "true effect").set_index("outcome")
+    assert list(truth.columns) == ["true effect", "naive estimate [95% CI]", "truth inside the CI"]
+    assert truth.loc["visit", "true effect"].endswith(" pp")
+    assert truth.loc["visit", "truth inside the CI"] in {"yes", "no"}

@@ -1,0 +1,209 @@
+"""AppTest of the Simulator page on a small saved Hillstrom model (numeric and categorical features)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from impactiq.data.demo import load_demo
+from impactiq.decisions import economics, persuadability, profiles, scenario
+from impactiq.evaluation.training import train_model
+from impactiq.uplift.store import load_model, save_model
+
+APP = "../../streamlit_app.py"
+PAGE = "pages/simulator.py"
+MODEL = "demo"
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    """A models folder holding one quickly trained model named like the demo model."""
+    root = tmp_path_factory.mktemp("models")
+    trained = train_model(
+        load_demo("hillstrom"), outcome="visit", sample=4_000, n_boot=20, params={"n_estimators": 40}
+    )
+    save_model(trained, MODEL, models_dir=root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def saved(models_dir):
+    return load_model(models_dir / MODEL)
+
+
+@pytest.fixture
+def app(models_dir, monkeypatch):
+    """The app pointed at the test's models folder (pages.common reads the variable on import)."""
+    monkeypatch.setenv("IMPACTIQ_MODELS_DIR", str(models_dir))
+    from pages import common
+
+    monkeypatch.setattr(common, "MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE)
+    return at
+
+
+def _number(at: AppTest, label: str):
+    return next(n for n in at.number_input if n.label == label)
+
+
+def _select(at: AppTest, label: str):
+    return next(s for s in at.selectbox if s.label == label)
+
+
+def _shown_uplift(at: AppTest) -> float:
+    """The uplift metric of profile A, read back from its text ('+1.234 pp')."""
+    text = next(m for m in at.metric if m.label == "Uplift").value
+    return float(text.removesuffix(" pp")) / 100
+
+
+def _shown_profile(at: AppTest, model) -> dict:
+    profile = {}
+    for name in model.schema.numeric_features:
+        profile[name] = float(_number(at, name).value)
+    for name in model.schema.categorical_features:
+        profile[name] = _select(at, name).value
+    return profile
+
+
+def test_the_form_follows_the_schema(app, saved):
+    app.run()
+    assert not app.exception and not app.error
+    for name in saved.schema.numeric_features:
+        spec, widget = saved.feature_profile[name], _number(app, name)
+        assert (widget.min, widget.max) == (spec["min"], spec["max"])
+        assert widget.value == spec["quantiles"]["50"]
+        assert "Training range" in widget.help
+    for name in saved.schema.categorical_features:
+        widget = _select(app, name)
+        assert widget.options == saved.feature_profile[name]["categories"]
+        frequencies = saved.feature_profile[name]["frequencies"]
+        assert widget.value == max(frequencies, key=frequencies.get)
+
+
+def test_the_uplift_shown_is_the_models(app, saved):
+    app.run()
+    typical = profiles.default_profile(saved.feature_profile, saved.schema)
+    expected = saved.effect(profiles.profile_frame(typical, saved.schema))[0]
+    assert _shown_uplift(app) == pytest.approx(expected, abs=5.1e-5)  # shown to 0.01 pp
+    _number(app, "recency").set_value(11)
+    _select(app, "channel").set_value("Phone")
+    app.run()
+    assert not app.exception
+    changed = saved.effect(
+        profiles.profile_frame({**typical, "recency": 11.0, "channel": "Phone"}, saved.schema)
+    )[0]
+    assert _shown_uplift(app) == pytest.approx(changed, abs=5.1e-5)
+    rank = profiles.percentile_rank(changed, saved.holdout["uplift"])
+    assert next(m for m in app.metric if m.label.startswith("Uplift percentile")).value == f"{rank:.0f}%"
+    assert any(m.label == "Class" and m.value in persuadability.CLASSES for m in app.metric)
+    assert any(
+        "Expected incremental profit per contact" in e.value for e in [*app.success, *app.warning, *app.error]
+    )
+    assert any(c.value.startswith("Method: baseline Shapley") for c in app.caption)
+
+
+def test_the_scenario_lives_in_the_url(app, saved):
+    app.query_params.update(
+        {"model": MODEL, "x.recency": "3", "x.channel": "Multichannel", "whatif": "history", "cost": "0.5"}
+    )
+    app.run()
+    assert not app.exception and not [w for w in app.warning if "link" in w.value]
+    assert _number(app, "recency").value == 3 and _select(app, "channel").value == "Multichannel"
+    assert _select(app, "Feature to vary").value == "history"
+    assert _number(app, "Cost per contact").value == 0.5
+    written = {k: v[0] if isinstance(v, list) else v for k, v in app.query_params.items()}
+    linked, warnings = scenario.decode_scenario(written, saved.schema, saved.feature_profile)
+    assert warnings == [] and linked.profile == _shown_profile(app, saved)
+    assert (linked.whatif, linked.cost, linked.value) == ("history", 0.5, economics.DEFAULT_VALUE)
+    expected = saved.effect(profiles.profile_frame(linked.profile, saved.schema))[0]
+    assert _shown_uplift(app) == pytest.approx(expected, abs=5.1e-5)
+
+
+def test_invalid_url_values_fall_back_with_warnings(app, saved):
+    app.query_params.update({"model": "gone", "x.recency": "soon", "x.channel": "Fax", "cost": "-3"})
+    app.run()
+    assert not app.exception
+    warnings = " ".join(w.value for w in app.warning)
+    assert "'gone' does not exist" in warnings and "'recency'" in warnings and "'channel'" in warnings
+    assert "cost" in warnings
+    assert _shown_profile(app, saved) == profiles.default_profile(saved.feature_profile, saved.schema)
+
+
+def test_the_typical_preset_restores_the_defaults(app, saved):
+    app.run()
+    _number(app, "history").set_value(900.0)
+    app.run()
+    next(b for b in app.button if b.label == "Typical user").click()
+    app.run()
+    assert _shown_profile(app, saved) == profiles.default_profile(saved.feature_profile, saved.schema)
+
+
+@pytest.mark.parametrize(
+    ("kind", "pick"), [("Most persuadable", np.argmax), ("Least persuadable", np.argmin)]
+)
+def test_holdout_presets_load_real_users(app, saved, kind, pick):
+    app.run()
+    next(b for b in app.button if b.label == f"{kind} user").click()
+    app.run()
+    assert not app.exception
+    row = saved.holdout.iloc[int(pick(saved.holdout["uplift"].to_numpy()))]
+    expected = profiles.clip_profile(row, saved.schema, saved.feature_profile)
+    assert _shown_profile(app, saved) == expected
+
+
+def _csv(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    return buffer.getvalue().encode()
+
+
+def test_a_batch_file_comes_back_scored(app, saved):
+    profiles = load_demo("hillstrom").frame[list(saved.schema.features)].sample(50, random_state=2)
+    app.run()
+    next(u for u in app.file_uploader if u.label == "Profiles (CSV, CSV.gz or Parquet)").upload(
+        "customers.csv", _csv(profiles), "text/csv"
+    )
+    app.run()
+    assert not app.exception and not app.error
+    assert [b.label for b in app.download_button] == ["Download scored profiles (CSV)"]
+    scored = pd.read_csv(io.BytesIO(app.session_state["simulator_batch"][1]))
+    np.testing.assert_allclose(scored["uplift"], saved.effect(profiles), rtol=1e-9)
+    assert set(scored["class"]) <= set(persuadability.CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lambda f: f.drop(columns="history"), "lacks the feature column"),
+        (lambda f: f.assign(channel="Fax"), "never saw in training"),
+        (lambda f: f.assign(recency="soon"), "should hold numbers"),
+        (lambda f: None, "not a CSV or Parquet table"),
+    ],
+)
+def test_bad_batch_files_show_clear_errors(app, saved, content, message):
+    profiles = load_demo("hillstrom").frame[list(saved.schema.features)].head(20)
+    changed = content(profiles)
+    data = b"\x89PNG\r\n\x1a\n\x00binary" if changed is None else _csv(changed)
+    app.run()
+    next(u for u in app.file_uploader if u.label == "Profiles (CSV, CSV.gz or Parquet)").upload(
+        "customers.csv", data, "text/csv"
+    )
+    app.run()
+    assert not app.exception
+    assert any(message in e.value for e in app.error)
+    assert not app.download_button
+
+
+def test_no_saved_model_says_what_to_do(app, tmp_path, monkeypatch):
+    from pages import common
+
+    monkeypatch.setattr(common, "MODELS_DIR", str(tmp_path))
+    app.run()
+    assert not app.exception
+    assert any("train one on the Train page" in i.value for i in app.info)
+    assert not app.number_input

@@ -1,0 +1,93 @@
+"""AppTest of the Train page: train a small model, see its evaluation, save, inspect, delete."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from impactiq.uplift.store import list_models
+
+APP = "../../streamlit_app.py"
+
+
+ROWS = "Rows to use (a seeded, stratified sample; all rows by default)"
+REPLICATES = "Bootstrap replicates for metric intervals"
+SAVE_AS = "Save as (letters, digits, - and _)"
+
+
+def _labelled(elements, label: str):
+    """The one widget with this label: tests find widgets by what the user reads, not position."""
+    return next(e for e in elements if e.label == label)
+
+
+def _button(at: AppTest, label: str):
+    return _labelled(at.button, label)
+
+
+@pytest.fixture
+def train_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_train_small_model_shows_qini_chart_and_metrics(train_page, models_dir):
+    at = train_page
+    _labelled(at.number_input, ROWS).set_value(6_000)
+    _labelled(at.number_input, REPLICATES).set_value(50)
+    _button(at, "Train").click()
+    at.run()
+    assert not at.exception and not at.error
+    assert any("causal_forest on visit" in s.value for s in at.subheader)
+    table = next(d.value for d in at.dataframe if "metric" in d.value.columns).set_index("metric")
+    assert table.loc["Qini coefficient (normalised, scikit-uplift)", "estimate [95% CI]"].count("[") == 1
+    assert "Coverage of the 95% intervals of the true effect" in table.index
+    titles = [chart.proto.spec for chart in at.get("vega_lite_chart")]
+    assert any("Qini curve (holdout)" in spec for spec in titles)
+
+    _labelled(at.text_input, SAVE_AS).set_value("page_test_model")
+    _button(at, "Save model").click()
+    at.run()
+    assert not at.exception
+    assert "page_test_model" in [m["name"] for m in list_models(models_dir)]
+    assert any("Saved as" in s.value for s in at.success)
+
+
+def test_a_bad_model_name_is_refused(train_page):
+    at = train_page
+    _labelled(at.number_input, ROWS).set_value(3_000)
+    _labelled(at.number_input, REPLICATES).set_value(50)
+    _button(at, "Train").click()
+    at.run()
+    _labelled(at.text_input, SAVE_AS).set_value("no spaces/allowed")
+    _button(at, "Save model").click()
+    at.run()
+    assert not at.exception
+    assert any("name" in e.value for e in at.error)
+
+
+@pytest.fixture
+def disposable_model(saved_model_name, models_dir) -> str:
+    """A copy of the session's saved model, for a test that deletes it: the original stays for others."""
+    shutil.copytree(models_dir / saved_model_name, models_dir / "disposable_model")
+    return "disposable_model"
+
+
+def test_saved_model_can_be_inspected_and_deleted(train_page, disposable_model, saved_model_name, models_dir):
+    at = train_page
+    at.run()
+    _labelled(at.selectbox, "Model").set_value(disposable_model)
+    _labelled(at.toggle, "Inspect").set_value(True)
+    at.run()
+    assert not at.exception
+    assert any(f"Saved model {disposable_model}" == s.value for s in at.subheader)
+    _button(at, "Delete").click()
+    at.run()
+    assert not at.exception
+    names = [m["name"] for m in list_models(models_dir)]
+    assert disposable_model not in names and saved_model_name in names

@@ -1,0 +1,75 @@
+"""Chart builders: thinning keeps the curve's shape, and every chart serialises to Vega-Lite."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from impactiq.present import charts
+
+
+def test_thin_curve_keeps_ends_and_shape():
+    x = np.arange(10_001, dtype=float)
+    y = np.sqrt(x)
+    thin_x, thin_y = charts.thin_curve(x, y, points=101)
+    assert len(thin_x) == 101
+    assert (thin_x[0], thin_x[-1]) == (0.0, 10_000.0)
+    np.testing.assert_allclose(thin_y, np.sqrt(thin_x), atol=0.05)
+
+
+def test_short_curves_are_left_alone():
+    x, y = np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0, 1.0])
+    thin_x, thin_y = charts.thin_curve(x, y)
+    np.testing.assert_array_equal(thin_x, x)
+    np.testing.assert_array_equal(thin_y, y)
+
+
+def test_gain_curve_chart_has_one_line_per_curve():
+    x = np.arange(1_000, dtype=float)
+    chart = charts.gain_curve_chart(
+        {"model": (x, x**0.5), "random": (x, x / 40), "perfect": (x, x / 20)}, title="Qini", y_title="gain"
+    )
+    spec = chart.to_dict()
+    values = next(iter(spec["datasets"].values()))
+    assert {row["curve"] for row in values} == {"model", "random", "perfect"}
+    assert max(row["share targeted"] for row in values) == 1.0
+
+
+def test_histogram_is_binned_before_plotting():
+    chart = charts.histogram_chart(
+        np.random.default_rng(0).normal(size=100_000), title="h", x_title="x", bins=20
+    )
+    values = next(iter(chart.to_dict()["datasets"].values()))
+    assert len(values) == 20
+    assert sum(row["users"] for row in values) == 100_000
+
+
+def test_interval_bars_run_from_the_lower_to_the_upper_bound():
+    rates = pd.DataFrame(
+        {"arm": ["treated", "control"], "mean": [0.05, 0.04], "lo": [0.04, 0.03], "hi": [0.06, 0.05]}
+    )
+    spec = charts.estimate_with_interval_chart(
+        rates, category="arm", estimate="mean", lower="lo", upper="hi", title="t"
+    ).to_dict()
+    bars = next(
+        layer for layer in spec["layer"] if layer["mark"]["type"] == "rule" and "y2" in layer["encoding"]
+    )
+    assert (bars["encoding"]["y"]["field"], bars["encoding"]["y2"]["field"]) == ("lo", "hi")
+    shown = next(v for v in spec["datasets"].values() if "lo" in v[0])
+    assert [(row["lo"], row["hi"]) for row in shown] == [(0.04, 0.06), (0.03, 0.05)]
+
+
+def test_balance_chart_flags_large_differences():
+    balance = pd.DataFrame({"feature": ["a", "b"], "smd": [0.02, -0.3]})
+    spec = charts.balance_chart(balance).to_dict()
+    flagged = [row["flagged"] for row in next(iter(spec["datasets"].values())) if "flagged" in row]
+    assert flagged == [False, True]
+
+
+def test_sweep_chart_marks_the_current_value():
+    sweep = pd.DataFrame(
+        {"value": [1.0, 2.0], "uplift": [0.1, 0.2], "uplift_lower": [0.0, 0.1], "uplift_upper": [0.2, 0.3]}
+    )
+    spec = charts.sweep_chart(sweep, "age", 1.5, percent=True).to_dict()
+    assert len(spec["layer"]) == 3
+    assert {"value": 1.5} in next(iter(v for k, v in spec["datasets"].items() if len(v) == 1))

@@ -1,0 +1,119 @@
+"""The metrics table: units, intervals and reasons for missing scores."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from impactiq.present.tables import effects_table, metrics_table, models_table, truth_table
+
+METRICS = {
+    "qini_auc_score": {"estimate": 0.1234, "lower": 0.05, "upper": 0.2},
+    "uplift_auc_score": {"unavailable": "the uplift AUC is defined for 0/1 outcomes only"},
+    "ate": {"estimate": 0.0105, "lower": 0.002, "upper": 0.019, "method": "doubly robust (AIPW)"},
+    "naive_ate": {"estimate": 0.01, "lower": 0.001, "upper": 0.02, "method": "difference in means"},
+    "mean_uplift": {"estimate": 0.0098, "lower": 0.0095, "upper": 0.0101},
+    "uplift_at_k": {"overall": {"0.3": {"estimate": 0.03, "lower": 0.01, "upper": 0.05}}},
+    "pehe": 0.0185,
+    "interval_coverage": 0.948,
+}
+
+
+def test_rows_carry_estimates_intervals_and_notes():
+    table = metrics_table(METRICS, binary=True).set_index("metric")
+    qini = table.loc["Qini coefficient (normalised, scikit-uplift)"]
+    assert qini["estimate [95% CI]"] == "0.1234 [0.0500, 0.2000]"
+    ate = table.loc["Average effect, doubly robust (AIPW)"]
+    assert (ate["estimate [95% CI]"], ate["note"]) == (
+        "+1.05 pp [+0.20 pp, +1.90 pp]",
+        "doubly robust (AIPW)",
+    )
+    assert table.loc["Uplift AUC (normalised, scikit-uplift)", "note"].startswith("the uplift AUC is defined")
+    assert table.loc["Uplift at top 30% (overall)", "estimate [95% CI]"] == "+3.00 pp [+1.00 pp, +5.00 pp]"
+    assert table.loc["PEHE (root mean squared error vs true effect)", "estimate [95% CI]"] == "1.85 pp"
+    assert table.loc["Coverage of the 95% intervals of the true effect", "estimate [95% CI]"] == "94.8%"
+
+
+def test_an_amount_outcome_is_shown_in_its_own_units():
+    table = metrics_table(METRICS, binary=False).set_index("metric")
+    assert table.loc["Average effect, doubly robust (AIPW)", "estimate [95% CI]"] == "+0.011 [+0.002, +0.019]"
+    assert table.loc["PEHE (root mean squared error vs true effect)", "estimate [95% CI]"] == "0.018"
+
+
+def test_truth_rows_only_with_known_effect():
+    table = metrics_table(
+        {k: v for k, v in METRICS.items() if k not in ("pehe", "interval_coverage")}, binary=True
+    )
+    assert not table["metric"].str.contains("PEHE|Coverage").any()
+
+
+def test_effects_table_writes_rates_in_percent_and_effects_in_points():
+    effects = pd.DataFrame(
+        {
+            "outcome": ["visit", "spend"],
+            "kind": ["rate", "mean"],
+            "treated": [0.1668, 1.4226],
+            "control": [0.1062, 0.6528],
+            "effect": [0.0606, 0.7698],
+            "effect_lower": [0.0551, 0.5411],
+            "effect_upper": [0.0661, 0.9985],
+            "p_value": [1e-99, 3e-11],
+            "lift": [0.5706, 1.1793],
+            "lift_lower": [0.51, 0.7],
+            "lift_upper": [0.63, 1.8],
+        }
+    )
+    table = effects_table(effects).set_index("outcome")
+    assert table.loc["visit", "treated"] == "16.68%"
+    assert table.loc["visit", "effect [95% CI]"] == "+6.06 pp [+5.51 pp, +6.61 pp]"
+    assert table.loc["spend", "effect [95% CI]"] == "+0.770 [+0.541, +0.999]"
+    assert table.loc["spend", "relative lift [95% CI]"] == "+117.9% [+70.0%, +180.0%]"
+
+
+def test_truth_table_says_whether_the_interval_covers_the_truth():
+    truth = pd.DataFrame(
+        {
+            "outcome": ["visit"],
+            "true_effect": [0.01],
+            "estimate": [0.012],
+            "estimate_lower": [0.008],
+            "estimate_upper": [0.016],
+            "covered": [True],
+        }
+    )
+    row = truth_table(truth).iloc[0]
+    assert (row["true effect"], row["naive estimate [95% CI]"], row["truth inside the CI"]) == (
+        "+1.00 pp",
+        "+1.20 pp [+0.80 pp, +1.60 pp]",
+        "yes",
+    )
+
+
+def test_models_table_shows_the_qini_interval_and_problems():
+    models = [
+        {
+            "name": "a",
+            "estimator": "causal_forest",
+            "outcome": "visit",
+            "rows": 1000,
+            "qini": 0.1,
+            "qini_lower": 0.02,
+            "qini_upper": 0.18,
+            "created": "2026-11-22T10:00:00+00:00",
+            "error": None,
+        },
+        {
+            "name": "b",
+            "estimator": None,
+            "outcome": None,
+            "rows": None,
+            "qini": None,
+            "qini_lower": None,
+            "qini_upper": None,
+            "created": None,
+            "error": "metadata.json is missing",
+        },
+    ]
+    table = models_table(models)
+    assert list(table["Qini coefficient [95% CI]"]) == ["0.1000 [0.0200, 0.1800]", "–"]
+    assert list(table["problem"]) == ["", "metadata.json is missing"]
+    assert table.loc[0, "created (UTC)"] == "2026-11-22 10:00:00"

@@ -1,0 +1,70 @@
+"""The vectorized forest prediction reproduces EconML's CausalForest exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from impactiq.data.synthetic import FEATURES, make_criteo_like
+from impactiq.uplift import forest as forest_module
+from impactiq.uplift.estimators import UpliftModel
+from impactiq.uplift.forest import ForestPredictor
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[UpliftModel, np.ndarray]:
+    data = make_criteo_like(6_000, seed=4)
+    model = UpliftModel(random_state=0, params={"n_estimators": 40}).fit(
+        data["visit"], data["treatment"], data[list(FEATURES)]
+    )
+    scoring = make_criteo_like(2_500, seed=5)[list(FEATURES)]
+    return model, scoring
+
+
+def test_point_and_variance_equal_econml(fitted):
+    model, scoring = fitted
+    features = model._encode(scoring)
+    econml_forest = model.estimator_.model_cate.estimators_[0]
+    expected_point, expected_cov = econml_forest.predict_and_var(features)
+    theta, variance = ForestPredictor(econml_forest).predict(features)
+    np.testing.assert_allclose(theta[:, 0], expected_point[:, 0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(variance[:, 0], expected_cov[:, 0, 0], rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_chunks_and_threads_change_nothing(fitted, monkeypatch, n_threads):
+    model, scoring = fitted
+    features = model._encode(scoring)
+    predictor = model.forest_
+    whole = predictor.predict(features)
+    monkeypatch.setattr(forest_module, "CHUNK_ROWS", 333)
+    chunked = predictor.predict(features, n_threads=n_threads)
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_effect_and_interval_equal_econml(fitted):
+    model, scoring = fitted
+    features = model._encode(scoring)
+    uplift, lower, upper = model.effect_with_interval(scoring, alpha=0.1)
+    np.testing.assert_allclose(uplift, model.estimator_.effect(features).ravel(), rtol=0, atol=1e-12)
+    econml_lower, econml_upper = model.estimator_.effect_interval(features, alpha=0.1)
+    np.testing.assert_allclose(lower, econml_lower.ravel(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(upper, econml_upper.ravel(), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(model.effect(scoring), uplift)
+    half_width = (upper - lower) / 2
+    np.testing.assert_allclose(half_width / norm.ppf(0.95), np.sqrt(model.forest_.predict(features)[1][:, 0]))
+
+
+def test_point_only_skips_the_variance(fitted):
+    model, scoring = fitted
+    theta, variance = model.forest_.predict(model._encode(scoring), var=False)
+    assert variance is None
+    assert theta.shape == (len(scoring), 1)
+
+
+def test_empty_input(fitted):
+    model, _ = fitted
+    theta, variance = model.forest_.predict(np.empty((0, len(FEATURES))))
+    assert theta.shape == (0, 1) and variance.shape == (0, 1)
