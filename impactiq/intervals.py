@@ -27,14 +27,9 @@ import numpy as np
 Z95 = NormalDist().inv_cdf(0.975)
 
 
-@dataclass(frozen=True)
-class Mean:
-    """Mean(s) with standard error(s): floats for one group, arrays (one per group) otherwise.
+class _NormalInterval:
+    """lower and upper of an estimate with a standard error: estimate ± Z95 × se."""
 
-    A group with fewer than two values has a NaN standard error; an empty one a NaN mean.
-    """
-
-    n: object
     estimate: object
     se: object
 
@@ -48,7 +43,19 @@ class Mean:
 
 
 @dataclass(frozen=True)
-class MeanDifference:
+class Mean(_NormalInterval):
+    """Mean(s) with standard error(s): floats for one group, arrays (one per group) otherwise.
+
+    A group with fewer than two values has a NaN standard error; an empty one a NaN mean.
+    """
+
+    n: object
+    estimate: object
+    se: object
+
+
+@dataclass(frozen=True)
+class MeanDifference(_NormalInterval):
     """Treated mean minus control mean, with each arm's mean; floats or one array entry per group.
 
     `se` is the unpooled standard error sqrt(se_t² + se_c²); where an arm lacks the rows its
@@ -59,14 +66,6 @@ class MeanDifference:
     control: Mean
     estimate: object
     se: object
-
-    @property
-    def lower(self):
-        return self.estimate - Z95 * self.se
-
-    @property
-    def upper(self):
-        return self.estimate + Z95 * self.se
 
 
 def normal_interval(estimate, se) -> tuple:

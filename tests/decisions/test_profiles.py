@@ -9,46 +9,10 @@ import pandas as pd
 import pytest
 
 from impactiq.data.demo import load_demo
-from impactiq.data.schema import Schema
 from impactiq.decisions import persuadability, profiles
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.training import train_model
-
-SCHEMA = Schema(
-    treatment="t",
-    treated_values=(1,),
-    control_values=(0,),
-    outcomes=("y",),
-    binary_outcomes=("y",),
-    numeric_features=("age", "visits"),
-    categorical_features=("channel",),
-)
-
-
-PROFILE = {
-    "age": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 18.0,
-        "max": 80.0,
-        "missing_share": 0.0,
-        "quantiles": {"1": 19.0, "5": 21.0, "25": 30.0, "50": 41.5, "75": 55.0, "95": 70.0, "99": 78.0},
-    },
-    "visits": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 0.0,
-        "max": 9.0,
-        "missing_share": 0.1,
-        "quantiles": {"1": 0.0, "5": 0.0, "25": 1.0, "50": 2.0, "75": 4.0, "95": 7.0, "99": 8.0},
-    },
-    "channel": {
-        "kind": "categorical",
-        "categories": ["Phone", "Web", "Shop"],
-        "frequencies": {"Web": 0.6, "Phone": 0.3, "Shop": 0.1},
-    },
-}
-
+from tests.support import FORM_PROFILE, FORM_SCHEMA
 
 THRESHOLDS = persuadability.Thresholds(persuadable=0.01, harm=0.02, baseline=0.05)
 
@@ -73,15 +37,19 @@ def _holdout() -> pd.DataFrame:
 
 
 def test_default_profile_is_medians_and_most_frequent_categories():
-    assert profiles.default_profile(PROFILE, SCHEMA) == {"age": 41.5, "visits": 2.0, "channel": "Web"}
+    assert profiles.default_profile(FORM_PROFILE, FORM_SCHEMA) == {
+        "age": 41.5,
+        "visits": 2.0,
+        "channel": "Web",
+    }
 
 
 def test_counts_and_flags_are_integral():
-    assert profiles.is_integral(PROFILE["visits"])
+    assert profiles.is_integral(FORM_PROFILE["visits"])
     assert not profiles.is_integral(
-        {**PROFILE["visits"], "quantiles": {**PROFILE["visits"]["quantiles"], "50": 2.5}}
+        {**FORM_PROFILE["visits"], "quantiles": {**FORM_PROFILE["visits"]["quantiles"], "50": 2.5}}
     )
-    assert not profiles.is_integral(PROFILE["age"])
+    assert not profiles.is_integral(FORM_PROFILE["age"])
 
 
 @pytest.mark.parametrize(
@@ -93,7 +61,7 @@ def test_counts_and_flags_are_integral():
     ],
 )
 def test_preset_profiles(kind, expected):
-    profile = profiles.preset_profile(kind, _holdout(), SCHEMA, PROFILE)
+    profile = profiles.preset_profile(kind, _holdout(), FORM_SCHEMA, FORM_PROFILE)
     assert profile.keys() == expected.keys()
     for name, value in expected.items():
         assert profile[name] == value or (math.isnan(value) and math.isnan(profile[name]))
@@ -101,25 +69,25 @@ def test_preset_profiles(kind, expected):
 
 def test_random_preset_is_a_seeded_real_user():
     holdout = _holdout()
-    draws = [profiles.preset_profile("random", holdout, SCHEMA, PROFILE, seed=s) for s in range(20)]
-    assert draws[3] == profiles.preset_profile("random", holdout, SCHEMA, PROFILE, seed=3)
+    draws = [profiles.preset_profile("random", holdout, FORM_SCHEMA, FORM_PROFILE, seed=s) for s in range(20)]
+    assert draws[3] == profiles.preset_profile("random", holdout, FORM_SCHEMA, FORM_PROFILE, seed=3)
     channels = {d["channel"] for d in draws}
     assert channels <= {"Web", "Shop", "Phone"} and len(channels) > 1
 
 
 def test_presets_need_holdout_features_and_a_known_kind():
     with pytest.raises(ImpactIQError, match="Retrain"):
-        profiles.preset_profile("random", _holdout()[["uplift", "y0_pred"]], SCHEMA, PROFILE)
+        profiles.preset_profile("random", _holdout()[["uplift", "y0_pred"]], FORM_SCHEMA, FORM_PROFILE)
     with pytest.raises(ImpactIQError, match="no preset 'best'"):
-        profiles.preset_profile("best", _holdout(), SCHEMA, PROFILE)
+        profiles.preset_profile("best", _holdout(), FORM_SCHEMA, FORM_PROFILE)
 
 
 def test_profile_frame_orders_features_and_types():
-    frame = profiles.profile_frame([{"channel": "Web", "visits": 1, "age": 30}], SCHEMA)
+    frame = profiles.profile_frame([{"channel": "Web", "visits": 1, "age": 30}], FORM_SCHEMA)
     assert list(frame.columns) == ["age", "visits", "channel"]
     assert frame["age"].dtype == np.float64 and frame["channel"].iloc[0] == "Web"
     with pytest.raises(ImpactIQError, match="lacks 'visits'"):
-        profiles.profile_frame({"age": 30, "channel": "Web"}, SCHEMA)
+        profiles.profile_frame({"age": 30, "channel": "Web"}, FORM_SCHEMA)
 
 
 @pytest.mark.parametrize(

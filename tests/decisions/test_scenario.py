@@ -6,50 +6,15 @@ import math
 
 import pytest
 
-from impactiq.data.schema import Schema
 from impactiq.decisions import economics, profiles, scenario
-
-SCHEMA = Schema(
-    treatment="t",
-    treated_values=(1,),
-    control_values=(0,),
-    outcomes=("y",),
-    binary_outcomes=("y",),
-    numeric_features=("age", "visits"),
-    categorical_features=("channel",),
-)
-
-
-PROFILE = {
-    "age": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 18.0,
-        "max": 80.0,
-        "missing_share": 0.0,
-        "quantiles": {"1": 19.0, "5": 21.0, "25": 30.0, "50": 41.5, "75": 55.0, "95": 70.0, "99": 78.0},
-    },
-    "visits": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 0.0,
-        "max": 9.0,
-        "missing_share": 0.1,
-        "quantiles": {"1": 0.0, "5": 0.0, "25": 1.0, "50": 2.0, "75": 4.0, "95": 7.0, "99": 8.0},
-    },
-    "channel": {
-        "kind": "categorical",
-        "categories": ["Phone", "Web", "Shop"],
-        "frequencies": {"Web": 0.6, "Phone": 0.3, "Shop": 0.1},
-    },
-}
+from tests.support import FORM_PROFILE, FORM_SCHEMA
 
 
 def test_scenario_round_trip():
     chosen = scenario.Scenario({"age": 33.25, "visits": math.nan, "channel": "Shop"}, "channel", 0.25, 12.5)
     params = scenario.encode_scenario("demo", chosen)
     assert params[scenario.QUERY_MODEL] == "demo" and params["x.visits"] == ""
-    decoded, warnings = scenario.decode_scenario(params, SCHEMA, PROFILE)
+    decoded, warnings = scenario.decode_scenario(params, FORM_SCHEMA, FORM_PROFILE)
     assert warnings == []
     assert decoded.profile["age"] == 33.25 and math.isnan(decoded.profile["visits"])
     assert (decoded.whatif, decoded.cost, decoded.value, decoded.profile["channel"]) == (
@@ -61,10 +26,13 @@ def test_scenario_round_trip():
 
 
 def test_an_empty_url_gives_defaults_without_warnings():
-    decoded, warnings = scenario.decode_scenario({}, SCHEMA, PROFILE)
+    decoded, warnings = scenario.decode_scenario({}, FORM_SCHEMA, FORM_PROFILE)
     assert warnings == []
     assert decoded == scenario.Scenario(
-        profiles.default_profile(PROFILE, SCHEMA), "age", economics.DEFAULT_COST, economics.DEFAULT_VALUE
+        profiles.default_profile(FORM_PROFILE, FORM_SCHEMA),
+        "age",
+        economics.DEFAULT_COST,
+        economics.DEFAULT_VALUE,
     )
 
 
@@ -84,7 +52,7 @@ def test_an_empty_url_gives_defaults_without_warnings():
     ],
 )
 def test_invalid_url_values_fall_back_with_a_warning(params, message):
-    decoded, warnings = scenario.decode_scenario(params, SCHEMA, PROFILE)
+    decoded, warnings = scenario.decode_scenario(params, FORM_SCHEMA, FORM_PROFILE)
     assert len(warnings) == 1 and message in warnings[0]
-    defaults, _ = scenario.decode_scenario({}, SCHEMA, PROFILE)
+    defaults, _ = scenario.decode_scenario({}, FORM_SCHEMA, FORM_PROFILE)
     assert decoded == defaults

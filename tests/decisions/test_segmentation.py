@@ -6,76 +6,36 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impactiq.data.schema import Schema
 from impactiq.decisions import segmentation
 from impactiq.decisions.persuadability import Thresholds
 from impactiq.errors import ImpactIQError
 from impactiq.uplift import scoring
-
-SCHEMA = Schema(
-    treatment="group",
-    treated_values=("email",),
-    control_values=("none",),
-    outcomes=("y",),
-    binary_outcomes=("y",),
-    numeric_features=("x", "newbie"),
-    categorical_features=("channel",),
-)
-
-
-EFFECT = {"web": 0.10, "phone": 0.02, "store": -0.05}
-
-
-def _scored(n: int = 6_000, seed: int = 0, *, amount: bool = False) -> pd.DataFrame:
-    """A scored frame with a known effect per channel and imperfect model columns."""
-    rng = np.random.default_rng(seed)
-    channel = rng.choice(list(EFFECT), size=n, p=[0.5, 0.3, 0.2])
-    t = (rng.random(n) < 0.6).astype(np.int8)
-    base = 0.2 + 0.1 * (channel == "phone")
-    effect = np.array([EFFECT[c] for c in channel])
-    y = (rng.random(n) < base + t * effect).astype(np.float64)
-    if amount:
-        y = y * rng.gamma(2.0, 20.0, n)
-    uplift = effect + rng.normal(0, 0.02, n)
-    return pd.DataFrame(
-        {
-            "y": y,
-            "t": t,
-            "uplift": uplift,
-            "uplift_lower": uplift - 0.03,
-            "uplift_upper": uplift + 0.03,
-            "y0_pred": base,
-            "y1_pred": base + uplift,
-            "x": rng.normal(size=n),
-            "newbie": rng.integers(0, 2, n).astype(np.float64),
-            "channel": pd.Categorical(channel),
-        }
-    )
+from tests.support import SEGMENT_SCHEMA, scored_by_channel
 
 
 @pytest.fixture(scope="module")
 def scored() -> pd.DataFrame:
-    return _scored()
+    return scored_by_channel()
 
 
 def test_rare_values_are_pooled_into_other():
-    frame = _scored(n=3_000, seed=2)
+    frame = scored_by_channel(n=3_000, seed=2)
     frame["channel"] = frame["channel"].astype(str)
     frame.loc[:39, "channel"] = "kiosk"
-    split = segmentation.assign_segments(frame, SCHEMA, "channel")
+    split = segmentation.assign_segments(frame, SEGMENT_SCHEMA, "channel")
     assert list(split.labels.cat.categories)[-1] == segmentation.OTHER
     assert (split.labels == segmentation.OTHER).sum() == 40
     assert "kiosk" in split.method
 
 
 def test_numeric_column_segments_are_named_and_ordered(scored):
-    labels = segmentation.assign_segments(scored, SCHEMA, "newbie").labels
+    labels = segmentation.assign_segments(scored, SEGMENT_SCHEMA, "newbie").labels
     assert list(labels.cat.categories) == ["newbie = 0", "newbie = 1"]
     np.testing.assert_array_equal(labels == "newbie = 1", scored["newbie"] == 1)
 
 
 def test_uplift_quantiles_are_equal_sized_and_ordered(scored):
-    labels = segmentation.assign_segments(scored, SCHEMA, "uplift:4").labels
+    labels = segmentation.assign_segments(scored, SEGMENT_SCHEMA, "uplift:4").labels
     counts = labels.value_counts(sort=False)
     assert counts.max() - counts.min() <= 1
     means = scored.groupby(labels, observed=True)["uplift"].agg(["min", "max"])
@@ -106,14 +66,14 @@ def test_persuadability_segments_follow_the_class_rules():
 
 
 def test_persuadability_by_default_uses_the_holdout_thresholds(scored):
-    labels = segmentation.assign_segments(scored, SCHEMA, "persuadability").labels
+    labels = segmentation.assign_segments(scored, SEGMENT_SCHEMA, "persuadability").labels
     assert "do-not-disturb" in labels.cat.categories  # the store channel is hurt
     assert labels.notna().all()
 
 
 def _clustered(seed: int) -> pd.DataFrame:
     """Three well separated groups: high x, low x, and middle x in the store channel."""
-    frame = _scored(n=1_500, seed=seed)
+    frame = scored_by_channel(n=1_500, seed=seed)
     group = np.arange(len(frame)) % 3
     frame["x"] = np.choose(group, [4.0, -4.0, 0.0]) + np.random.default_rng(seed).normal(0, 0.3, len(frame))
     frame["channel"] = pd.Categorical(np.where(group == 2, "store", np.where(group == 0, "web", "phone")))
@@ -125,8 +85,8 @@ def _clustered(seed: int) -> pd.DataFrame:
 @pytest.mark.parametrize("seed", [0, 3])
 def test_kmeans_is_stable_for_a_seed_and_finds_planted_clusters(seed):
     frame = _clustered(seed)
-    first = segmentation.assign_segments(frame, SCHEMA, "kmeans:3", seed=seed)
-    second = segmentation.assign_segments(frame, SCHEMA, "kmeans:3", seed=seed)
+    first = segmentation.assign_segments(frame, SEGMENT_SCHEMA, "kmeans:3", seed=seed)
+    second = segmentation.assign_segments(frame, SEGMENT_SCHEMA, "kmeans:3", seed=seed)
     pd.testing.assert_series_equal(first.labels, second.labels)
     crossed = pd.crosstab(first.labels, frame["group"])
     assert ((crossed > 0).sum(axis=1) == 1).all()  # each cluster is one planted group
@@ -154,13 +114,13 @@ def test_kmeans_names_are_unique():
 )
 def test_bad_segmentations_are_refused(scored, by, match):
     with pytest.raises(ImpactIQError, match=match):
-        segmentation.assign_segments(scored, SCHEMA, by)
+        segmentation.assign_segments(scored, SEGMENT_SCHEMA, by)
 
 
 def test_a_holdout_without_features_cannot_be_clustered(scored):
     bare = scored[list(scoring.REQUIRED_COLUMNS)]
-    assert segmentation.segment_columns(bare, SCHEMA) == []
+    assert segmentation.segment_columns(bare, SEGMENT_SCHEMA) == []
     with pytest.raises(ImpactIQError, match="Retrain"):
-        segmentation.assign_segments(bare, SCHEMA, "kmeans:3")
+        segmentation.assign_segments(bare, SEGMENT_SCHEMA, "kmeans:3")
     with pytest.raises(ImpactIQError, match="Retrain"):
-        segmentation.assign_segments(bare, SCHEMA, "channel")
+        segmentation.assign_segments(bare, SEGMENT_SCHEMA, "channel")

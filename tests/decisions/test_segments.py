@@ -7,57 +7,16 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from impactiq.data.schema import Schema
 from impactiq.decisions import segmentation, segments
 from impactiq.errors import ImpactIQError
+from tests.support import CHANNEL_EFFECT, SEGMENT_SCHEMA, scored_by_channel
 
 Z = norm.ppf(0.975)
 
 
-SCHEMA = Schema(
-    treatment="group",
-    treated_values=("email",),
-    control_values=("none",),
-    outcomes=("y",),
-    binary_outcomes=("y",),
-    numeric_features=("x", "newbie"),
-    categorical_features=("channel",),
-)
-
-
-EFFECT = {"web": 0.10, "phone": 0.02, "store": -0.05}
-
-
-def _scored(n: int = 6_000, seed: int = 0, *, amount: bool = False) -> pd.DataFrame:
-    """A scored frame with a known effect per channel and imperfect model columns."""
-    rng = np.random.default_rng(seed)
-    channel = rng.choice(list(EFFECT), size=n, p=[0.5, 0.3, 0.2])
-    t = (rng.random(n) < 0.6).astype(np.int8)
-    base = 0.2 + 0.1 * (channel == "phone")
-    effect = np.array([EFFECT[c] for c in channel])
-    y = (rng.random(n) < base + t * effect).astype(np.float64)
-    if amount:
-        y = y * rng.gamma(2.0, 20.0, n)
-    uplift = effect + rng.normal(0, 0.02, n)
-    return pd.DataFrame(
-        {
-            "y": y,
-            "t": t,
-            "uplift": uplift,
-            "uplift_lower": uplift - 0.03,
-            "uplift_upper": uplift + 0.03,
-            "y0_pred": base,
-            "y1_pred": base + uplift,
-            "x": rng.normal(size=n),
-            "newbie": rng.integers(0, 2, n).astype(np.float64),
-            "channel": pd.Categorical(channel),
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def scored() -> pd.DataFrame:
-    return _scored()
+    return scored_by_channel()
 
 
 def _direct(frame: pd.DataFrame, member: np.ndarray) -> dict:
@@ -69,7 +28,7 @@ def _direct(frame: pd.DataFrame, member: np.ndarray) -> dict:
 
 @pytest.mark.parametrize("by", ["channel", "newbie", "uplift:4", "kmeans:3", "persuadability"])
 def test_observed_uplift_is_the_difference_in_means_of_each_segment(scored, by):
-    split = segmentation.assign_segments(scored, SCHEMA, by)
+    split = segmentation.assign_segments(scored, SEGMENT_SCHEMA, by)
     table = segments.segment_table(scored, split.labels)
     assert table["users"].sum() == len(scored)
     for _, row in table.iterrows():
@@ -83,7 +42,7 @@ def test_observed_uplift_is_the_difference_in_means_of_each_segment(scored, by):
 
 @pytest.mark.parametrize("amount", [False, True])
 def test_incremental_plus_waste_equals_credited(amount):
-    frame = _scored(seed=1, amount=amount)
+    frame = scored_by_channel(seed=1, amount=amount)
     table = segments.segment_table(frame, frame["channel"])
     np.testing.assert_allclose(table["incremental"] + table["waste"], table["credited"], rtol=1e-12)
     np.testing.assert_allclose(table["waste_share"], table["waste"] / table["credited"], rtol=1e-12)
@@ -93,7 +52,7 @@ def test_incremental_plus_waste_equals_credited(amount):
 
 def test_channels_recover_their_planted_effects(scored):
     table = segments.segment_table(scored, scored["channel"]).set_index("segment")
-    for channel, effect in EFFECT.items():
+    for channel, effect in CHANNEL_EFFECT.items():
         row = table.loc[channel]
         # Within 3.5 standard errors: six 95% intervals miss somewhere by chance one time in four.
         assert abs(row["observed_uplift"] - effect) < 3.5 * row["observed_uplift_se"]

@@ -11,30 +11,7 @@ from impactiq.data.synthetic import MONOTONE_FEATURE
 from impactiq.decisions import profiles, whatif
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.training import train_model
-
-PROFILE = {
-    "age": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 18.0,
-        "max": 80.0,
-        "missing_share": 0.0,
-        "quantiles": {"1": 19.0, "5": 21.0, "25": 30.0, "50": 41.5, "75": 55.0, "95": 70.0, "99": 78.0},
-    },
-    "visits": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 0.0,
-        "max": 9.0,
-        "missing_share": 0.1,
-        "quantiles": {"1": 0.0, "5": 0.0, "25": 1.0, "50": 2.0, "75": 4.0, "95": 7.0, "99": 8.0},
-    },
-    "channel": {
-        "kind": "categorical",
-        "categories": ["Phone", "Web", "Shop"],
-        "frequencies": {"Web": 0.6, "Phone": 0.3, "Shop": 0.1},
-    },
-}
+from tests.support import FORM_PROFILE
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +22,13 @@ def hillstrom_model():
 
 
 def test_sweep_values():
-    grid = whatif.sweep_values(PROFILE["age"], 50)
+    grid = whatif.sweep_values(FORM_PROFILE["age"], 50)
     assert len(grid) == 50 and grid[0] == 19.0 and grid[-1] == 78.0
-    assert list(whatif.sweep_values(PROFILE["visits"], 50)) == list(range(9))  # whole numbers, 1%–99%
-    mass = {**PROFILE["age"], "quantiles": dict.fromkeys(PROFILE["age"]["quantiles"], 30.0)}
+    assert list(whatif.sweep_values(FORM_PROFILE["visits"], 50)) == list(range(9))  # whole numbers, 1%–99%
+    mass = {**FORM_PROFILE["age"], "quantiles": dict.fromkeys(FORM_PROFILE["age"]["quantiles"], 30.0)}
     grid = whatif.sweep_values(mass, 10)
     assert grid[0] == 18.0 and grid[-1] == 80.0  # falls back to the full range
-    assert list(whatif.sweep_values(PROFILE["channel"])) == ["Phone", "Web", "Shop"]
+    assert list(whatif.sweep_values(FORM_PROFILE["channel"])) == ["Phone", "Web", "Shop"]
 
 
 @pytest.mark.parametrize("feature", ["recency", "history", "channel"])

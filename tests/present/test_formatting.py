@@ -6,36 +6,13 @@ import pytest
 
 from impactiq.decisions import economics
 from impactiq.present import formatting
-
-PROFILE = {
-    "age": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 18.0,
-        "max": 80.0,
-        "missing_share": 0.0,
-        "quantiles": {"1": 19.0, "5": 21.0, "25": 30.0, "50": 41.5, "75": 55.0, "95": 70.0, "99": 78.0},
-    },
-    "visits": {
-        "kind": "numeric",
-        "dtype": "float32",
-        "min": 0.0,
-        "max": 9.0,
-        "missing_share": 0.1,
-        "quantiles": {"1": 0.0, "5": 0.0, "25": 1.0, "50": 2.0, "75": 4.0, "95": 7.0, "99": 8.0},
-    },
-    "channel": {
-        "kind": "categorical",
-        "categories": ["Phone", "Web", "Shop"],
-        "frequencies": {"Web": 0.6, "Phone": 0.3, "Shop": 0.1},
-    },
-}
+from tests.support import FORM_PROFILE
 
 
 def test_describe_feature_states_range_and_quantiles():
-    text = formatting.describe_feature(PROFILE["visits"])
+    text = formatting.describe_feature(FORM_PROFILE["visits"])
     assert "range 0 to 9" in text and "50%: 2" in text and "10.0% missing" in text
-    assert "Web: 60.0%" in formatting.describe_feature(PROFILE["channel"])
+    assert "Web: 60.0%" in formatting.describe_feature(FORM_PROFILE["channel"])
 
 
 @pytest.mark.parametrize(
