@@ -79,3 +79,16 @@ def scored_by_channel(n: int = 6_000, seed: int = 0, *, amount: bool = False) ->
             "channel": pd.Categorical(channel),
         }
     )
+
+
+def form_holdout() -> pd.DataFrame:
+    """Four scored holdout users of the feature form, one of them outside its training range."""
+    return pd.DataFrame(
+        {
+            "uplift": [0.01, 0.05, -0.03, 0.02],
+            "y0_pred": [0.10, 0.20, 0.30, 0.40],
+            "age": [25.0, 90.0, 40.0, 60.0],
+            "visits": [1.0, 3.0, np.nan, 5.0],
+            "channel": ["Web", "Shop", "Phone", "Web"],
+        }
+    )

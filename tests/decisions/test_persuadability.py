@@ -4,25 +4,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from impactiq.decisions import persuadability
+from tests.support import form_holdout
 
 THRESHOLDS = persuadability.Thresholds(persuadable=0.01, harm=0.02, baseline=0.05)
-
-
-def _holdout() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "uplift": [0.01, 0.05, -0.03, 0.02],
-            "y0_pred": [0.10, 0.20, 0.30, 0.40],
-            "age": [25.0, 90.0, 40.0, 60.0],
-            "visits": [1.0, 3.0, np.nan, 5.0],
-            "channel": ["Web", "Shop", "Phone", "Web"],
-        }
-    )
 
 
 @pytest.mark.parametrize(
@@ -50,8 +38,8 @@ def test_classify_is_vectorised():
     ]
 
 
-def test_default_thresholds_from_the_holdout():
-    thresholds = persuadability.default_thresholds(_holdout())
+def test_default_thresholds_from_theform_holdout():
+    thresholds = persuadability.default_thresholds(form_holdout())
     assert thresholds == persuadability.Thresholds(persuadable=0.02, harm=0.02, baseline=0.25)
     no_gain = pd.DataFrame({"uplift": [-0.01, -0.03, -0.02], "y0_pred": [0.1, 0.2, 0.3]})
     assert persuadability.default_thresholds(no_gain).persuadable == pytest.approx(0.02)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from impactiq.data.demo import load_demo
 from impactiq.decisions import persuadability, profiles
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.training import train_model
-from tests.support import FORM_PROFILE, FORM_SCHEMA
+from tests.support import FORM_PROFILE, FORM_SCHEMA, form_holdout
 
 THRESHOLDS = persuadability.Thresholds(persuadable=0.01, harm=0.02, baseline=0.05)
 
@@ -22,18 +21,6 @@ def hillstrom_model():
     """A small, quick model with numeric and categorical features (about 2 s)."""
     experiment = load_demo("hillstrom")
     return train_model(experiment, outcome="visit", sample=4_000, n_boot=20, params={"n_estimators": 40})
-
-
-def _holdout() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "uplift": [0.01, 0.05, -0.03, 0.02],
-            "y0_pred": [0.10, 0.20, 0.30, 0.40],
-            "age": [25.0, 90.0, 40.0, 60.0],
-            "visits": [1.0, 3.0, np.nan, 5.0],
-            "channel": ["Web", "Shop", "Phone", "Web"],
-        }
-    )
 
 
 def test_default_profile_is_medians_and_most_frequent_categories():
@@ -61,14 +48,14 @@ def test_counts_and_flags_are_integral():
     ],
 )
 def test_preset_profiles(kind, expected):
-    profile = profiles.preset_profile(kind, _holdout(), FORM_SCHEMA, FORM_PROFILE)
+    profile = profiles.preset_profile(kind, form_holdout(), FORM_SCHEMA, FORM_PROFILE)
     assert profile.keys() == expected.keys()
     for name, value in expected.items():
         assert profile[name] == value or (math.isnan(value) and math.isnan(profile[name]))
 
 
 def test_random_preset_is_a_seeded_real_user():
-    holdout = _holdout()
+    holdout = form_holdout()
     draws = [profiles.preset_profile("random", holdout, FORM_SCHEMA, FORM_PROFILE, seed=s) for s in range(20)]
     assert draws[3] == profiles.preset_profile("random", holdout, FORM_SCHEMA, FORM_PROFILE, seed=3)
     channels = {d["channel"] for d in draws}
@@ -77,9 +64,9 @@ def test_random_preset_is_a_seeded_real_user():
 
 def test_presets_need_holdout_features_and_a_known_kind():
     with pytest.raises(ImpactIQError, match="Retrain"):
-        profiles.preset_profile("random", _holdout()[["uplift", "y0_pred"]], FORM_SCHEMA, FORM_PROFILE)
+        profiles.preset_profile("random", form_holdout()[["uplift", "y0_pred"]], FORM_SCHEMA, FORM_PROFILE)
     with pytest.raises(ImpactIQError, match="no preset 'best'"):
-        profiles.preset_profile("best", _holdout(), FORM_SCHEMA, FORM_PROFILE)
+        profiles.preset_profile("best", form_holdout(), FORM_SCHEMA, FORM_PROFILE)
 
 
 def test_profile_frame_orders_features_and_types():
