@@ -33,7 +33,7 @@ $(VENV)/.dev-requirements-stamp: requirements-dev.txt $(VENV)/.requirements-stam
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 run: setup
-	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
+	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.address $(or $(ADDRESS),localhost)
 
 test: setup-test
 	$(PY) -m ruff check .

@@ -258,6 +258,7 @@ def _score(args: argparse.Namespace) -> None:
     import pyarrow.parquet as pq
 
     from impactiq.data.reader import read_table
+    from impactiq.present.export import write_csv
     from impactiq.uplift.store import load_model
 
     if not args.out.parent.is_dir():
@@ -284,7 +285,7 @@ def _score(args: argparse.Namespace) -> None:
                 writer = writer or pq.ParquetWriter(partial, table.schema)
                 writer.write_table(table)
             else:
-                chunk.to_csv(partial, mode="w" if start == 0 else "a", header=start == 0, index=False)
+                write_csv(chunk, partial, append=start > 0)
         if writer is not None:
             writer.close()
         os.replace(partial, args.out)

@@ -14,6 +14,7 @@ from impactiq.data.demo import DEFAULT_ROWS, DEMO_DATASETS, load_demo
 from impactiq.data.experiment import Experiment
 from impactiq.data.summary import Summary, summarise
 from impactiq.errors import ImpactIQError
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.store import SavedModel, list_models, load_model
 
 # The validated Experiment every page works on, and its summary (computed once per load).
@@ -72,8 +73,11 @@ def use_app_navigation() -> None:
 
 
 def show_error(error: ImpactIQError) -> None:
-    """Show a user-fixable problem; what the user had before stays loaded."""
-    st.error(str(error), icon=":material/error:")
+    """Show a user-fixable problem; what the user had before stays loaded.
+
+    Messages quote column names, values and file names from outside: shown as plain text.
+    """
+    st.error(plain(error, MAX_MESSAGE_CHARS), icon=":material/error:")
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -128,7 +132,7 @@ def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel]:
         st.stop()
     names = [m["name"] for m in models]
     if linked is not None and linked not in names:
-        st.warning(f"The link's model {linked!r} does not exist here; using another model.")
+        st.warning(f"The link's model '{plain(linked)}' does not exist here; using another model.")
     ranked = [linked, st.session_state.get(MODEL_NAME), DEMO_MODEL, names[0]]
     default = next(n for n in ranked if n in names)
     name = st.selectbox("Model", names, index=names.index(default), help="Saved models, newest first.")

@@ -8,7 +8,9 @@ from impactiq.decisions import economics, segmentation, targeting
 from impactiq.decisions.segments import segment_report
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, segment_tables
+from impactiq.present.export import csv_bytes, file_stem
 from impactiq.present.formatting import format_estimate, unit_labels
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from pages import common
 
 common.use_app_navigation()
@@ -91,9 +93,9 @@ except ImpactIQError as error:
     st.stop()
 table, comparison = report.table, report.comparison
 
-st.subheader(f"Segments by {report.segmentation.title}: {outcome}")
+st.subheader(f"Segments by {plain(report.segmentation.title)}: {plain(outcome)}")
 st.caption(
-    f"{report.segmentation.method}. Observed uplift: difference in means, unpooled 95% interval. Mean predicted "
+    f"{plain(report.segmentation.method, MAX_MESSAGE_CHARS)}. Observed uplift: difference in means, unpooled 95% interval. Mean predicted "
     "uplift: normal interval of the mean of the per-row predictions (their spread across the segment, not "
     "the model's error). Doubly robust: AIPW with the model's predicted outcomes and the treated share."
 )
@@ -104,12 +106,12 @@ flagged = table.loc[table["disagrees"], "segment"].tolist()
 if flagged:
     st.warning(
         f"The model's mean prediction disagrees with the observed uplift beyond sampling error (z-test, 5%) in: "
-        f"{', '.join(flagged)}. Do not trust its ranking there. With many segments, one in twenty is flagged by chance."
+        f"{', '.join(plain(s) for s in flagged)}. Do not trust its ranking there. With many segments, one in twenty is flagged by chance."
     )
 st.download_button(
     "Download the segment table (CSV)",
-    segment_tables.readable_segment_table(table, outcome=outcome, binary=binary).to_csv(index=False).encode(),
-    file_name=f"segments_{outcome}_{by.replace(':', '_')}.csv",
+    csv_bytes(segment_tables.readable_segment_table(table, outcome=outcome, binary=binary)),
+    file_name=f"{file_stem('segments', outcome, by)}.csv",
     mime="text/csv",
 )
 st.altair_chart(
@@ -160,7 +162,7 @@ if comparison.contacts:
     )
     roi = format_estimate(gain["causal_roi"], gain["causal_roi_lower"], gain["causal_roi_upper"], "change")
     announce(
-        f"For the same budget, causal allocation gains {incremental} incremental {words['things']} "
+        f"For the same budget, causal allocation gains {incremental} incremental {plain(words['things'])} "
         f"and {roi} ROI (95% CIs in brackets)."
     )
 left, right = st.columns(2)

@@ -10,7 +10,9 @@ from impactiq.decisions import batch, economics, persuadability, profiles, scena
 from impactiq.decisions.explain import METHOD, explain_uplift
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, formatting
+from impactiq.present.export import csv_bytes, file_stem
 from impactiq.present.formatting import effect_unit, format_estimate, level_unit
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain, shorten
 from pages import common
 
 common.use_app_navigation()
@@ -52,7 +54,7 @@ def _start(name: str, model) -> None:
     params = st.query_params.to_dict() if LOADED not in st.session_state else {}
     linked, warnings = scenario.decode_scenario(params, model.schema, model.feature_profile)
     for warning in warnings:
-        st.warning(warning)
+        st.warning(plain(warning, MAX_MESSAGE_CHARS))
     _set_profile(name, model, linked.profile)
     st.session_state[_key(name, "whatif")] = linked.whatif
     if params or COST not in st.session_state:
@@ -68,8 +70,11 @@ def _apply_preset(name: str, model, kind: str) -> None:
 
 
 def _input(container, label: str, spec: dict, key: str):
-    """A select box of the training categories, or a number input bounded by the training range."""
-    helptext = formatting.describe_feature(spec)
+    """A select box of the training categories, or a number input bounded by the training range.
+
+    `label` is markdown (feature names in it must come through `plain`); options are plain text.
+    """
+    helptext = plain(formatting.describe_feature(spec), MAX_MESSAGE_CHARS)
     if spec["kind"] == "categorical":
         return container.selectbox(label, spec["categories"], key=key, help=helptext)
     cast = int if profiles.is_integral(spec) else float
@@ -94,7 +99,9 @@ def _profile_form(name: str, model) -> dict:
         )
     columns = st.columns(4)
     return {
-        feature: _input(columns[i % 4], feature, model.feature_profile[feature], _key(name, "x:" + feature))
+        feature: _input(
+            columns[i % 4], plain(feature), model.feature_profile[feature], _key(name, "x:" + feature)
+        )
         for i, feature in enumerate(model.schema.features)
     }
 
@@ -106,7 +113,7 @@ def _profile_b(name: str, model, profile: dict) -> dict:
     if key not in st.session_state:
         start = list(spec["frequencies"])[-1] if spec["kind"] == "categorical" else spec["quantiles"]["95"]
         st.session_state[key] = _widget_value(spec, start)
-    return {**profile, feature: _input(st, f"{feature} set to", spec, key)}
+    return {**profile, feature: _input(st, f"{plain(feature)} set to", spec, key)}
 
 
 def _show_score(title: str, row: pd.Series, binary: bool, cost: float, value: float) -> None:
@@ -154,7 +161,7 @@ def _what_if(name: str, model, profile: dict, binary: bool) -> None:
             estimate="uplift",
             lower="uplift_lower",
             upper="uplift_upper",
-            title=f"Uplift for each {feature} (95% CI); this user: {profile[feature]}",
+            title=f"Uplift for each {shorten(feature)} (95% CI); this user: {shorten(profile[feature])}",
             percent=binary,
         )
     else:
@@ -196,15 +203,17 @@ def _batch(model, thresholds: persuadability.Thresholds) -> None:
             common.show_error(error)
             return
         counts = scored["class"].value_counts().rename("users")
-        st.session_state[BATCH] = (uploaded.file_id, scored.to_csv(index=False).encode(), counts)
+        st.session_state[BATCH] = (uploaded.file_id, csv_bytes(scored), counts)
     _, data, counts = st.session_state[BATCH]
     st.dataframe(counts, width="content")
-    st.download_button("Download scored profiles (CSV)", data, f"scored_{uploaded.name.split('.')[0]}.csv")
+    st.download_button(
+        "Download scored profiles (CSV)", data, f"{file_stem('scored', uploaded.name.split('.')[0])}.csv"
+    )
 
 
 def _results(name: str, model, profile: dict, thresholds, binary: bool, cost: float, value: float) -> None:
     """A and B side by side (scored in one call), and their difference."""
-    st.subheader(f"Result: {model.outcome}, estimated by {model.estimator}")
+    st.subheader(f"Result: {plain(model.outcome)}, estimated by {model.estimator}")
     left, right = st.columns(2)
     with right:
         profile_b = _profile_b(name, model, profile)

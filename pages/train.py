@@ -11,6 +11,7 @@ from impactiq.evaluation.holdout import N_BOOT
 from impactiq.evaluation.training import train_model
 from impactiq.present import charts
 from impactiq.present.tables import metrics_table, models_table
+from impactiq.present.text import plain
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
 from impactiq.uplift.store import delete_model, list_models, load_model, save_model
 from pages import common
@@ -27,7 +28,7 @@ st.caption(
 def _train_form() -> None:
     """Choose what to model and how; training runs when the form is submitted."""
     experiment = common.current_experiment()
-    st.caption(f"Data: {experiment.name}; change it on the Data page.")
+    st.caption(f"Data: {plain(experiment.name)}; change it on the Data page.")
     schema = experiment.schema
     with st.form("train"):
         left, right = st.columns(2)
@@ -145,6 +146,8 @@ def _saved_models() -> None:
 _train_form()
 if common.TRAINED in st.session_state:
     trained = st.session_state[common.TRAINED]
-    _results(trained, f"{trained.estimator} on {trained.outcome}: holdout of {len(trained.holdout):,} users")
+    _results(
+        trained, f"{trained.estimator} on {plain(trained.outcome)}: holdout of {len(trained.holdout):,} users"
+    )
     _save(trained)
 _saved_models()

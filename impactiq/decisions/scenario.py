@@ -20,6 +20,10 @@ QUERY_WHATIF = "whatif"
 QUERY_COST = "cost"
 QUERY_VALUE = "value"
 QUERY_FEATURE_PREFIX = "x."
+# A link is outside text: a warning quotes at most this many characters of one of its values,
+# and names at most this many of its unknown features.
+MAX_QUOTED_CHARS = 60
+MAX_LISTED = 5
 
 
 @dataclass(frozen=True)
@@ -60,20 +64,22 @@ def decode_scenario(
         value, problem = _decode_value(raw, feature_profile[name])
         if problem:
             warnings.append(
-                f"The link's value {raw!r} for '{name}' {problem}; using {_short(profile[name])}."
+                f"The link's value {_quoted(raw)} for '{name}' {problem}; using {_short(profile[name])}."
             )
         else:
             profile[name] = value
     known = {QUERY_FEATURE_PREFIX + name for name in schema.features}
     stray = sorted(k for k in params if k.startswith(QUERY_FEATURE_PREFIX) and k not in known)
     if stray:
+        listed = ", ".join(_cut(k) for k in stray[:MAX_LISTED])
+        more = f" and {len(stray) - MAX_LISTED} more" if len(stray) > MAX_LISTED else ""
         warnings.append(
-            f"The link names features this model does not have ({', '.join(stray)}); they were ignored."
+            f"The link names features this model does not have ({listed}{more}); they were ignored."
         )
     whatif = params.get(QUERY_WHATIF, schema.features[0])
     if whatif not in schema.features:
         warnings.append(
-            f"The link's what-if feature {whatif!r} is not a feature of this model; using '{schema.features[0]}'."
+            f"The link's what-if feature {_quoted(whatif)} is not a feature of this model; using '{schema.features[0]}'."
         )
         whatif = schema.features[0]
     amounts = {QUERY_COST: DEFAULT_COST, QUERY_VALUE: DEFAULT_VALUE}
@@ -85,7 +91,7 @@ def decode_scenario(
         try:
             check_economics(candidate[QUERY_COST], candidate[QUERY_VALUE])
         except ImpactIQError as error:
-            warnings.append(f"The link's {key} {raw!r} is refused ({error}); using {amounts[key]:g}.")
+            warnings.append(f"The link's {key} {_quoted(raw)} is refused ({error}); using {amounts[key]:g}.")
         else:
             amounts = candidate
     return Scenario(profile, whatif, amounts[QUERY_COST], amounts[QUERY_VALUE]), warnings
@@ -123,6 +129,15 @@ def _parse_float(raw: str) -> float | None:
         return float(raw)
     except (TypeError, ValueError):
         return None
+
+
+def _cut(text: str) -> str:
+    """`text` cut to `MAX_QUOTED_CHARS` with an ellipsis: a link may carry any length."""
+    return text if len(text) <= MAX_QUOTED_CHARS else text[: MAX_QUOTED_CHARS - 1] + "…"
+
+
+def _quoted(raw: str) -> str:
+    return repr(_cut(raw))
 
 
 def _short(value) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from impactiq.evaluation import metrics
+from impactiq.present.text import shorten
 
 CURVE_POINTS = 300
 MODEL_COLOR = "#2563eb"
@@ -232,6 +233,7 @@ def targeting_curves_chart(curves: pd.DataFrame, *, strategies, share: float) ->
 
 def sweep_chart(sweep: pd.DataFrame, feature: str, current: float, *, percent: bool) -> alt.Chart:
     """A numeric sweep's uplift curve with its 95% band, the profile's current value marked."""
+    feature = shorten(feature)  # a name from the training data: any length
     axis = alt.Axis(format=".2%" if percent else ",.3f", title="uplift (95% CI)")
     base = alt.Chart(sweep, title=f"Uplift as {feature} changes, the rest of the profile fixed").encode(
         x=alt.X("value:Q", title=feature)

@@ -24,6 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from impactiq.present.text import shorten
+
 # unit -> (format spec without the sign, suffix, signed by default)
 _UNITS = {
     "pp": (".2f", " pp", True),
@@ -105,7 +107,8 @@ def describe_feature(spec: Mapping) -> str:
     """One line on a feature's training distribution, for a form's help text."""
     if spec["kind"] == "categorical":
         shares = ", ".join(
-            f"{c}: {format_estimate(s, unit='share')}" for c, s in list(spec["frequencies"].items())[:8]
+            f"{shorten(c)}: {format_estimate(s, unit='share')}"
+            for c, s in list(spec["frequencies"].items())[:8]
         )
         return f"Training share of each category: {shares}."
     quantiles = ", ".join(f"{q}%: {short_number(v)}" for q, v in spec["quantiles"].items())

@@ -56,3 +56,19 @@ def test_invalid_url_values_fall_back_with_a_warning(params, message):
     assert len(warnings) == 1 and message in warnings[0]
     defaults, _ = scenario.decode_scenario({}, FORM_SCHEMA, FORM_PROFILE)
     assert decoded == defaults
+
+
+@pytest.mark.parametrize("key", ["x.age", "x.channel", "whatif", "cost", "value"])
+def test_a_long_link_value_is_quoted_cut(key):
+    long = "A" * 100_000
+    _, warnings = scenario.decode_scenario({key: long}, FORM_SCHEMA, FORM_PROFILE)
+    assert len(warnings) == 1
+    assert "A" * scenario.MAX_QUOTED_CHARS not in warnings[0]
+    assert "A" * (scenario.MAX_QUOTED_CHARS - 1) + "…'" in warnings[0]
+
+
+def test_unknown_features_are_listed_cut_and_counted():
+    params = {f"x.{name}": "1" for name in ("b" * 1_000, "c", "d", "e", "f", "g", "h")}
+    _, warnings = scenario.decode_scenario(params, FORM_SCHEMA, FORM_PROFILE)
+    assert len(warnings) == 1 and len(warnings[0]) < 300
+    assert "x.c, x.d, x.e, x.f" in warnings[0] and "and 2 more" in warnings[0]

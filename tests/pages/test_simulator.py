@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from impactiq.data.demo import load_demo
 from impactiq.decisions import economics, persuadability, profiles, scenario
 from impactiq.evaluation.training import train_model
+from impactiq.present.text import plain
 from impactiq.uplift.store import load_model, save_model
 
 APP = "../../streamlit_app.py"
@@ -48,11 +49,12 @@ def app(models_dir, monkeypatch):
 
 
 def _number(at: AppTest, label: str):
-    return next(n for n in at.number_input if n.label == label)
+    """The number input labelled `label` (labels are markdown: feature names in them are escaped)."""
+    return next(n for n in at.number_input if n.label == plain(label))
 
 
 def _select(at: AppTest, label: str):
-    return next(s for s in at.selectbox if s.label == label)
+    return next(s for s in at.selectbox if s.label == plain(label))
 
 
 def _shown_uplift(at: AppTest) -> float:
@@ -129,7 +131,12 @@ def test_invalid_url_values_fall_back_with_warnings(app, saved):
     app.run()
     assert not app.exception
     warnings = " ".join(w.value for w in app.warning)
-    assert "'gone' does not exist" in warnings and "'recency'" in warnings and "'channel'" in warnings
+    # Warnings quote the link's text, escaped so that markdown shows it as written.
+    assert (
+        "'gone' does not exist" in warnings
+        and plain("'recency'") in warnings
+        and plain("'channel'") in warnings
+    )
     assert "cost" in warnings
     assert _shown_profile(app, saved) == profiles.default_profile(saved.feature_profile, saved.schema)
 

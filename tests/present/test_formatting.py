@@ -15,6 +15,13 @@ def test_describe_feature_states_range_and_quantiles():
     assert "Web: 60.0%" in formatting.describe_feature(FORM_PROFILE["channel"])
 
 
+def test_describe_feature_cuts_long_category_names():
+    long = "c" * 100_000
+    spec = {"kind": "categorical", "categories": [long, "Web"], "frequencies": {long: 0.7, "Web": 0.3}}
+    text = formatting.describe_feature(spec)
+    assert len(text) < 200 and "…: 70.0%" in text and "Web: 30.0%" in text
+
+
 @pytest.mark.parametrize(
     ("args", "unit", "expected"),
     [
