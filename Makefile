@@ -46,6 +46,7 @@ check: setup-test
 # Benchmarks print their figures; the model sweep takes about 20 minutes on two cores.
 bench: setup
 	$(PY) bench/bench_reader.py
+	$(PY) bench/bench_upload.py
 	$(PY) bench/bench_simulator.py
 	$(PY) bench/bench_models.py --sizes 100000 1000000 --estimators all --reference
 

@@ -8,11 +8,12 @@ import streamlit as st
 from impactiq.data.demo import DEFAULT_ROWS, DEMO_DATASETS, HILLSTROM_ARMS
 from impactiq.data.experiment import prepare_experiment
 from impactiq.data.mapping import suggest_mapping, treatment_values
-from impactiq.data.reader import read_table
+from impactiq.data.reader import read_table, read_warnings
 from impactiq.data.schema import build_schema, detect_criteo
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts
 from impactiq.present.tables import effects_table, truth_table
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from pages import common
 
 common.use_app_navigation()
@@ -33,13 +34,15 @@ def _upload() -> None:
         return
     st.session_state[common.PROCESSED_UPLOAD] = uploaded.file_id
     try:
-        with st.spinner(f"Reading {uploaded.name}…"):
+        with st.spinner(f"Reading {plain(uploaded.name)}…"):
+            # getvalue() hands over the upload's own bytes, not a copy.
             table = read_table(uploaded.getvalue(), filename=uploaded.name)
             if detect_criteo(table.columns) is None:
                 st.session_state[common.PENDING_TABLE] = table
                 st.session_state[common.PENDING_NAME] = uploaded.name
                 return
             experiment = prepare_experiment(table, name=uploaded.name)
+            del table  # free the raw table before the summary is computed
     except ImpactIQError as error:
         common.show_error(error)
         return
@@ -49,7 +52,9 @@ def _upload() -> None:
 
 def _mapping_form(table: pd.DataFrame, name: str) -> None:
     """Ask which column is the treatment, which values are treated, and the outcomes and features."""
-    st.subheader(f"Map the columns of {name}")
+    st.subheader(f"Map the columns of {plain(name)}")
+    for warning in read_warnings(table):
+        st.warning(plain(warning, MAX_MESSAGE_CHARS))
     st.write(
         f"{len(table):,} rows, {table.shape[1]} columns. This table is not in Criteo's layout: say what each column is."
     )
@@ -60,7 +65,9 @@ def _mapping_form(table: pd.DataFrame, name: str) -> None:
     )
     values = treatment_values(table, treatment)
     if len(values) > 50:
-        st.warning(f"'{treatment}' has {len(values):,} distinct values: a treatment column has a few groups.")
+        st.warning(
+            f"'{plain(treatment)}' has {len(values):,} distinct values: a treatment column has a few groups."
+        )
         values = values[:50]
     same_column = treatment == suggestion.treatment
     with st.form("mapping"):
@@ -97,6 +104,7 @@ def _mapping_form(table: pd.DataFrame, name: str) -> None:
         common.show_error(error)
         return
     st.session_state.pop(common.PENDING_TABLE, None)
+    del table  # free the raw table before the summary is computed
     common.use_experiment(experiment, None, f"uploaded file {name}")
     st.rerun()
 
@@ -121,10 +129,10 @@ def _show_summary() -> None:
     """The current data set: arms, outcome rates, naive effects, balance and randomization."""
     experiment, summary = common.current_experiment(), common.current_summary()
     st.divider()
-    st.subheader(f"Current data set: {experiment.name}")
-    st.caption(st.session_state[common.DATA_SOURCE])
+    st.subheader(f"Current data set: {plain(experiment.name)}")
+    st.caption(plain(st.session_state[common.DATA_SOURCE], MAX_MESSAGE_CHARS))
     for warning in experiment.warnings:
-        st.warning(warning)
+        st.warning(plain(warning, MAX_MESSAGE_CHARS))
     arms = summary.arms.set_index("arm")
     cols = st.columns(3)
     cols[0].metric("Rows", f"{summary.n_rows:,}")
@@ -153,7 +161,10 @@ def _show_summary() -> None:
     )
     right.altair_chart(charts.balance_chart(summary.balance), width="stretch")
     check = summary.randomization
-    (st.success if check.passed else st.warning)(f"Randomization check: {check.verdict}")
+    # The verdict names imbalanced features, which come from the file.
+    (st.success if check.passed else st.warning)(
+        f"Randomization check: {plain(check.verdict, MAX_MESSAGE_CHARS)}"
+    )
 
 
 upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])

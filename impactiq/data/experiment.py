@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from impactiq.data.reader import read_warnings
 from impactiq.data.schema import CRITEO_FEATURES, CRITEO_OUTCOMES, CRITEO_TREATMENT, Schema, detect_criteo
 from impactiq.errors import ImpactIQError
 
@@ -31,6 +32,9 @@ _NUMBER_FIXES = {
 }
 # How many distinct values an error message lists before it stops.
 SHOWN_VALUES = 5
+# Numeric features are stored as float32, and the models cast them to float32 too: a value
+# beyond this (or infinite) cannot be used and is made missing.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -39,7 +43,8 @@ class Experiment:
 
     `frame` keeps only rows in the treated or control group, with compact dtypes; `t` is 1 for
     treated rows and 0 for control. `warnings` are things the user should see but that do not
-    stop the analysis (a post-treatment column left out, rows of a third arm dropped).
+    stop the analysis (a post-treatment column left out, rows of a third arm dropped, a constant
+    feature left out, values too large for a model made missing, a file that was not UTF-8).
     """
 
     name: str
@@ -73,14 +78,21 @@ def prepare_experiment(df: pd.DataFrame, schema: Schema | None = None, *, name: 
     Without a schema the table must be in the Criteo layout. Rows whose treatment value is
     neither treated nor control are dropped with a warning (one arm of a three-arm test
     against control); with the Criteo layout such values are an error, since that layout
-    promises 0/1. A constant feature carries no information: with an auto-detected schema it
-    is dropped with a warning (small samples of Criteo often have one), with a schema the user
-    chose it is an error, because the user asked for it.
+    promises 0/1.
+
+    A feature with one value in every row (common where the design fixed it, and in small
+    samples of Criteo) cannot tell people apart: it leaves the schema's features with a
+    warning, whether the schema was detected or chosen, and only a table left with no
+    feature at all is refused. Its column stays in the frame, so that a model trained where
+    it varied can still score these rows. A numeric feature's infinite values, and values
+    beyond float32's range (about 3.4e38), become missing with a warning: the models cannot
+    use them.
 
     The frame holds the treatment, outcomes (binary as int8, amounts as float64), features
     (numeric as float32, categorical as pandas categoricals with sorted string categories and
     missing values as the category 'missing') and truth columns (float32), indexed 0..n-1.
-    Everything else, post-treatment columns included, is left out.
+    Everything else, post-treatment columns included, is left out. The warnings start with
+    those of `read_table` about how the file was read.
     """
     detected = schema is None
     if detected:
@@ -88,7 +100,8 @@ def prepare_experiment(df: pd.DataFrame, schema: Schema | None = None, *, name: 
         if schema is None:
             raise _not_criteo_error(df.columns)
     _check_columns(df, schema)
-    warnings = [
+    warnings = read_warnings(df)
+    warnings += [
         f"'{c}' is measured after treatment and is kept out of the features (using it would leak the result)."
         for c in schema.excluded
         if c in df.columns
@@ -108,12 +121,14 @@ def prepare_experiment(df: pd.DataFrame, schema: Schema | None = None, *, name: 
             warnings += _few_positives(frame[outcome], t, outcome)
     features, constant = _features(column, schema, positions, warnings)
     frame.update(features)
-    schema = _without_constant(schema, constant, frame, detected, warnings)
+    schema = _without_constant(schema, constant, warnings)
     for outcome, truth in schema.truth.items():
         frame[truth] = _numbers(column(truth), truth, f"true effect of '{outcome}'", positions).astype(
             np.float32
         )
-    return Experiment(name=name, frame=pd.DataFrame(frame), schema=schema, t=t, warnings=warnings)
+    # The arrays and series above are new and owned here: no copy, and no consolidation (which
+    # would copy every float32 feature into one block).
+    return Experiment(name=name, frame=pd.DataFrame(frame, copy=False), schema=schema, t=t, warnings=warnings)
 
 
 def check_outcome(experiment: Experiment, outcome: str) -> None:
@@ -260,7 +275,9 @@ def _outcome(values: pd.Series, name: str, binary: bool, positions: np.ndarray) 
             f"{_row(positions[first])}). Fix those values or remove those rows."
         )
     if not binary:
-        return numbers
+        # A read-only array is a view of the caller's table: copy it, so that the experiment
+        # does not change when the caller changes that table.
+        return numbers if numbers.flags.writeable else numbers.copy()
     odd = (numbers != 0) & (numbers != 1)
     if odd.any():
         first = np.argmax(odd)
@@ -280,7 +297,9 @@ def _features(column, schema: Schema, positions: np.ndarray, warnings: list[str]
     """
     features, constant, missing = {}, [], []
     for feature in schema.numeric_features:
-        values = _numbers(column(feature), feature, "numeric feature", positions).astype(np.float32)
+        numbers = _numbers(column(feature), feature, "numeric feature", positions)
+        values = _usable_floats(numbers, feature, positions, warnings)
+        del numbers
         n_missing = int(np.isnan(values).sum())
         if n_missing == len(values) or (n_missing == 0 and values.min() == values.max()):
             constant.append(feature)
@@ -303,6 +322,24 @@ def _features(column, schema: Schema, positions: np.ndarray, warnings: list[str]
             )
         features[feature] = values
     return features, constant
+
+
+def _usable_floats(numbers: np.ndarray, name: str, positions: np.ndarray, warnings: list[str]) -> np.ndarray:
+    """A numeric feature as float32, its infinite and out-of-range values made missing.
+
+    A float32 cannot hold them (1e39 becomes infinity), and the models refuse infinity.
+    """
+    unusable = np.abs(numbers) > FLOAT32_MAX  # False for NaN, True for +-inf
+    if not unusable.any():
+        return numbers.astype(np.float32)
+    count, first = int(unusable.sum()), int(np.argmax(unusable))
+    shown = _values(np.unique(numbers[unusable]))
+    warnings.append(
+        f"The numeric feature '{name}' holds {shown} in {_rows(count)} (first: {_row(positions[first])}): "
+        f"infinite, or beyond the ±{FLOAT32_MAX:.4g} the models can use. Those values are treated as "
+        "missing; fix them in the file if they are real measurements."
+    )
+    return np.where(unusable, np.nan, numbers).astype(np.float32)
 
 
 def _few_positives(y: np.ndarray, t: np.ndarray, outcome: str) -> list[str]:
@@ -369,25 +406,23 @@ def _categories(values: pd.Series) -> tuple[pd.Series, int]:
     return values.reset_index(drop=True), missing
 
 
-def _without_constant(
-    schema: Schema, constant: list[str], frame: dict, detected: bool, warnings: list[str]
-) -> Schema:
-    """The schema without constant features (auto-detected), or an error (chosen by the user)."""
+def _without_constant(schema: Schema, constant: list[str], warnings: list[str]) -> Schema:
+    """The schema without its constant features, with a warning naming them.
+
+    Their columns stay in the frame: a model trained on data where they varied reads them.
+    """
     if not constant:
         return schema
     shown = ", ".join(f"'{c}'" for c in constant)
-    if not detected:
-        raise ImpactIQError(
-            f"The feature(s) {shown} have the same value in every treated and control row, so they "
-            "cannot tell people apart. Remove them from the features."
-        )
     if len(constant) == len(schema.features):
         raise ImpactIQError(
-            f"Every feature ({shown}) has the same value in every row. Use a larger sample of the experiment."
+            f"Every feature ({shown}) has the same value in every treated and control row, so none "
+            "can tell people apart. Choose features that vary, or use a larger sample of the experiment."
         )
-    for feature in constant:
-        del frame[feature]
-    warnings.append(f"The feature(s) {shown} have the same value in every row and were left out.")
+    warnings.append(
+        f"The feature(s) {shown} have the same value in every treated and control row, so they cannot "
+        "tell people apart: they were left out of the features."
+    )
     return dataclasses.replace(
         schema,
         numeric_features=tuple(c for c in schema.numeric_features if c not in constant),

@@ -9,12 +9,22 @@ rename files; the name is checked against them so that a workbook or a JSON expo
 under a misleading name gets a message saying what it is.
 
 Anything a user can fix (an empty file, a spreadsheet instead of a table, a ragged line, two
-columns with one name, a file over the size limit) raises ImpactIQError naming the line or
-column and the fix.
+columns with one name, a file over the size limit, a damaged or truncated gzip or Parquet file,
+text in an encoding that cannot be read) raises ImpactIQError naming the line or column and the
+fix. Text that is not UTF-8 is read as Windows-1252 (Excel's "CSV" export on Western Windows)
+with a warning in the frame's `attrs` (see `read_warnings`), which `prepare_experiment` passes
+on to the experiment.
+
+Memory: an upload is already held in memory as bytes, so the reader adds as little as it can to
+that. CSV is parsed one block at a time (pyarrow's streaming reader holds the table plus a block;
+the one-shot reader keeps every parsed block until all are converted, about three times the
+table), and once the table is in pandas, Arrow's allocator hands the memory it freed back to the
+system. `bench/bench_upload.py` measures the whole upload path.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import gzip
@@ -22,6 +32,7 @@ import os
 import re
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +57,15 @@ _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _SAVE_AS = "Save it as CSV (UTF-8) or Parquet and upload that."
+# The key of `DataFrame.attrs` under which `read_table` leaves its warnings.
+READ_WARNINGS = "impactiq_read_warnings"
+# Text that is not UTF-8 is read in the first of these that decodes it. Windows-1252 is what
+# Excel's "CSV" export writes on Western Windows (it adds the euro sign and curly quotes to
+# Latin-1); Latin-1 maps every byte to a character, so it reads the five bytes 1252 leaves out.
+_FALLBACK_ENCODINGS = (
+    ("cp1252", 'Windows-1252 (Western European), the encoding of a spreadsheet\'s "CSV" export on Windows'),
+    ("latin-1", "Latin-1 (ISO-8859-1)"),
+)
 # Names that promise a format we do not read, whatever the first bytes say.
 _NOT_TABLE_SUFFIXES = {
     ".xlsx": "an Excel workbook",
@@ -82,6 +102,9 @@ def read_table(
     of a money column or a large identifier would silently round it. `prepare_experiment`,
     which knows the roles, turns features into float32. An index that pandas stored in a
     Parquet file is dropped.
+
+    Warnings about how the file was read (text that is not UTF-8) are in
+    `read_warnings(frame)`.
     """
     data, path, name = _open(source, filename)
     size = len(data) if path is None else path.stat().st_size
@@ -94,8 +117,25 @@ def read_table(
     if size == 0:
         raise ImpactIQError(f"'{name}' is empty (0 bytes). Upload the file that holds the table.")
     head = data[:SNIFF_BYTES] if path is None else _read_head(path)
-    table = _read_parquet(data, path, name) if _is_parquet(head, name) else _read_text(data, path, name, head)
-    return _compact(_tidy(table, name)).to_pandas(split_blocks=True, self_destruct=True)
+    warnings: list[str] = []
+    if _is_parquet(head, name):
+        table = _read_parquet(data, path, name)
+    else:
+        table = _read_text(data, path, name, head, warnings)
+    # Rebinding `table` drops the tables before these steps, so that only the converted one holds
+    # Arrow memory while pandas takes its copy.
+    table = _compact(_tidy(table, name))
+    frame = _to_pandas(table, name)
+    # Arrow's allocator keeps freed blocks (the parse's, each column's before conversion) for
+    # reuse; hand them back so that what runs next (numpy, pandas) can have that memory.
+    pa.default_memory_pool().release_unused()
+    frame.attrs[READ_WARNINGS] = warnings
+    return frame
+
+
+def read_warnings(frame: pd.DataFrame) -> list[str]:
+    """What `read_table` warned about while reading `frame` (empty for any other frame)."""
+    return list(frame.attrs.get(READ_WARNINGS, ()))
 
 
 def _open(source, filename: str | None) -> tuple[bytes | None, Path | None, str]:
@@ -131,15 +171,19 @@ def _is_parquet(head: bytes, name: str) -> bool:
 
 def _read_parquet(data: bytes | None, path: Path | None, name: str) -> pa.Table:
     try:
-        return pq.read_table(pa.BufferReader(data) if path is None else path)
-    except (pa.ArrowInvalid, OSError) as error:
+        table = pq.read_table(pa.BufferReader(data) if path is None else path)
+        table.schema.names  # noqa: B018 - names that are not UTF-8 fail here, not later
+        return table
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
         raise ImpactIQError(
-            f"'{name}' starts like a Parquet file but cannot be read ({error}). It may be "
-            "truncated: upload it again, or save the table as CSV and upload that."
+            f"'{name}' starts like a Parquet file but cannot be read ({_reason(error)}). It may be "
+            "truncated or damaged: upload it again, or save the table as CSV and upload that."
         ) from error
 
 
-def _read_text(data: bytes | None, path: Path | None, name: str, head: bytes) -> pa.Table:
+def _read_text(
+    data: bytes | None, path: Path | None, name: str, head: bytes, warnings: list[str]
+) -> pa.Table:
     """A CSV table, gzip-compressed or not, after checking that the content is text."""
     compressed = head.startswith(_GZIP_MAGIC)
     if compressed:
@@ -159,30 +203,115 @@ def _read_text(data: bytes | None, path: Path | None, name: str, head: bytes) ->
 
     parse = pa_csv.ParseOptions(delimiter=delimiter)
     convert = pa_csv.ConvertOptions(strings_can_be_null=True, decimal_point=decimal_point)
+    candidates = [(encoding, None)]
+    if encoding == "utf8":
+        # Bytes that are not UTF-8 at the start (a Latin-1 header row) skip the UTF-8 read;
+        # further down they show as columns of bytes after it. Either way the fallbacks follow.
+        candidates = [*(candidates if _is_utf8(head) else []), *_FALLBACK_ENCODINGS]
+    table = None
     try:
-        table = _parse_csv(stream(), encoding, parse, convert)
-        if any(pa.types.is_binary(f.type) for f in table.schema):
-            # Text that is not UTF-8 (a spreadsheet's Windows "ANSI" export): Latin-1 maps
-            # every byte to a character, so no row is lost and distinct values stay distinct.
-            encoding = "latin-1"
-            table = _parse_csv(stream(), encoding, parse, convert)
+        for number, candidate in enumerate(candidates, start=1):
+            encoding, description = candidate
+            try:
+                table = _parse_csv(stream, encoding, parse, convert)
+            except UnicodeDecodeError:
+                if number == len(candidates):
+                    raise
+                continue
+            if encoding != "utf8" or _is_utf8_table(table):
+                break
+            table = None  # free a UTF-8 read of text that is not UTF-8 before reading it again
     except pa.ArrowInvalid as error:
         message = str(error)
         if "Empty CSV file" in message:
             raise ImpactIQError(f"'{name}' holds no table. Upload the file that holds the table.") from error
         if message.startswith("CSV parse error"):
-            raise _ragged_row_error(stream(), encoding, parse, name) from error
+            raise _ragged_row_error(stream, encoding, parse, name) from error
         raise ImpactIQError(f"'{name}' could not be read as CSV: {message}. {_SAVE_AS}") from error
+    except UnicodeDecodeError as error:
+        raise ImpactIQError(
+            f"'{name}' is not valid {encoding.upper()} text ({_reason(error)}). Save it as "
+            '"CSV UTF-8" and upload it again.'
+        ) from error
+    except OSError as error:
+        if compressed:
+            raise ImpactIQError(
+                f"'{name}' is a damaged or truncated gzip file ({_reason(error)}): it is cut short or "
+                "holds corrupted bytes. Upload it again, compress the CSV again, or upload it "
+                "uncompressed."
+            ) from error
+        raise ImpactIQError(
+            f"'{name}' could not be read ({_reason(error)}). Check the file and try again."
+        ) from error
+    except pa.ArrowException as error:
+        raise ImpactIQError(f"'{name}' could not be read as CSV ({_reason(error)}). {_SAVE_AS}") from error
+    if description is not None:
+        warnings.append(
+            f"'{name}' is not UTF-8 text; it was read as {description}. If accented letters look "
+            'wrong (in column names or values), save the file as "CSV UTF-8" and upload it again.'
+        )
     return table
 
 
-def _parse_csv(stream, encoding: str, parse: pa_csv.ParseOptions, convert: pa_csv.ConvertOptions) -> pa.Table:
-    return pa_csv.read_csv(
-        stream,
-        read_options=pa_csv.ReadOptions(encoding=encoding),
-        parse_options=parse,
-        convert_options=convert,
-    )
+def _parse_csv(
+    stream: Callable[[], pa.NativeFile],
+    encoding: str,
+    parse: pa_csv.ParseOptions,
+    convert: pa_csv.ConvertOptions,
+) -> pa.Table:
+    """The CSV in `stream()`, read one block at a time where the file allows.
+
+    The streaming reader takes each column's type from the first block (1 MB); a column whose
+    later values do not fit it (text far down a number column) fails the read, and the file is
+    then read again with the one-shot reader, which infers types from every block at the cost
+    of about three times the table's memory while it reads. Its errors are the ones reported.
+    """
+    read = pa_csv.ReadOptions(encoding=encoding)
+    try:
+        with pa_csv.open_csv(
+            stream(), read_options=read, parse_options=parse, convert_options=convert
+        ) as reader:
+            return reader.read_all()
+    except pa.ArrowInvalid:
+        pass
+    return pa_csv.read_csv(stream(), read_options=read, parse_options=parse, convert_options=convert)
+
+
+def _is_utf8(head: bytes) -> bool:
+    """Whether `head`, the start of a text, is UTF-8 (a character cut off at its end is allowed)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _stream_is_utf8(stream: pa.NativeFile) -> bool:
+    """Whether all of `stream` is UTF-8, checked a block at a time (never the whole text at once)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with stream:
+            while block := stream.read(SNIFF_BYTES * 16):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, OSError):
+        return False
+    return True
+
+
+def _is_utf8_table(table: pa.Table) -> bool:
+    """Whether a table read as UTF-8 was UTF-8: pyarrow keeps other text as bytes columns."""
+    try:
+        table.schema.names  # noqa: B018 - a name that is not UTF-8 fails to decode here
+    except UnicodeDecodeError:
+        return False
+    return not any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema)
+
+
+def _reason(error: BaseException) -> str:
+    """An exception's message, short enough to quote in a sentence."""
+    text = str(error).strip() or type(error).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 def _gunzip_head(data: bytes | None, path: Path | None, name: str) -> bytes:
@@ -218,7 +347,8 @@ def _check_text(head: bytes, name: str) -> None:
 
 def _sniff_delimiter(head: bytes) -> str:
     """The separator that splits the header line into the most columns (comma on a tie)."""
-    header = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    # Lines end in \n, \r\n or (old Mac files) a lone \r.
+    header = re.split(rb"\r\n?|\n", head, maxsplit=1)[0].decode("utf-8", errors="replace")
     counts = {d: len(next(csv.reader([header], delimiter=d), [])) for d in DELIMITERS}
     return max(DELIMITERS, key=lambda d: counts[d])  # max keeps the first of equal counts
 
@@ -232,12 +362,13 @@ def _uses_decimal_comma(head: bytes, delimiter: str) -> bool:
 
 
 def _ragged_row_error(
-    stream: pa.NativeFile, encoding: str, parse: pa_csv.ParseOptions, name: str
+    stream: Callable[[], pa.NativeFile], encoding: str, parse: pa_csv.ParseOptions, name: str
 ) -> ImpactIQError:
     """An error naming the first line whose number of values differs from the header's.
 
     The multi-threaded read cannot tell line numbers, so this reads again on one thread and
-    stops at the first bad line.
+    stops at the first bad line. pyarrow hands that line over as UTF-8 text, so a file that
+    is not UTF-8 after all is searched as Latin-1 (one byte, one character: same lines).
     """
     bad = []
 
@@ -245,10 +376,13 @@ def _ragged_row_error(
         bad.append(row)
         return "error"
 
+    if encoding == "utf8" and not _stream_is_utf8(stream()):
+        encoding = "latin-1"
     options = pa_csv.ParseOptions(delimiter=parse.delimiter, invalid_row_handler=record)
     read = pa_csv.ReadOptions(use_threads=False, encoding=encoding)
-    with contextlib.suppress(pa.ArrowInvalid):  # `record` stops the read at the first bad line
-        pa_csv.read_csv(stream, read_options=read, parse_options=options)
+    # `record` stops the read at the first bad line; a read that fails otherwise names no line.
+    with contextlib.suppress(pa.ArrowException, OSError, UnicodeDecodeError):
+        pa_csv.read_csv(stream(), read_options=read, parse_options=options)
     if not bad:
         return ImpactIQError(
             f"'{name}' has a line whose number of values differs from the header's. {_SAVE_AS}"
@@ -306,6 +440,22 @@ def _compact(table: pa.Table) -> pa.Table:
             column = column.dictionary_encode()
         columns.append(column)
     return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _to_pandas(table: pa.Table, name: str) -> pd.DataFrame:
+    """The table as a DataFrame; `table` must not be used afterwards.
+
+    `split_blocks` keeps one pandas block per column, so columns are not copied once more into
+    a shared block; `self_destruct` lets Arrow free each column once converted.
+    """
+    try:
+        return table.to_pandas(split_blocks=True, self_destruct=True)
+    except (pa.ArrowException, UnicodeDecodeError) as error:
+        # Parquet does not check that its text is UTF-8; a damaged file fails only here.
+        raise ImpactIQError(
+            f"'{name}' could not be turned into a table ({_reason(error)}); it may be damaged. Save "
+            "the table again as CSV (UTF-8) or Parquet and upload that."
+        ) from error
 
 
 def _narrowest_integer(column: pa.ChunkedArray) -> pa.DataType:

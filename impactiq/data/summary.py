@@ -258,27 +258,47 @@ def _design(experiment: Experiment) -> np.ndarray:
     indicators of the most frequent categorical levels, the most frequent level being the
     reference. Constant columns are dropped: they carry no signal. One contiguous row per
     regressor keeps the Gram matrix a single fast product at a million rows.
+
+    Each regressor is written into its row as it is made, so memory holds the design and one
+    column, not every column twice.
     """
+    design = np.empty((_count_regressors(experiment), len(experiment.frame)))
+    k = 0
+    for x in _regressors(experiment):
+        if x.std() > 0:
+            np.subtract(x, x.mean(), out=design[k])
+            design[k] /= design[k].std()
+            k += 1
+    return design[:k]
+
+
+def _count_regressors(experiment: Experiment) -> int:
+    """How many columns `_regressors` yields (constant ones included)."""
     frame = experiment.frame
-    columns = []
+    numeric = sum(1 + bool(frame[c].isna().any()) for c in experiment.schema.numeric_features)
+    categorical = sum(
+        min(max(frame[c].nunique(dropna=False) - 1, 0), MAX_LEVELS_IN_TEST)
+        for c in experiment.schema.categorical_features
+    )
+    return numeric + categorical
+
+
+def _regressors(experiment: Experiment):
+    """The regressors of the randomization test, one float64 column at a time."""
+    frame = experiment.frame
     for column in experiment.schema.numeric_features:
         x = frame[column].to_numpy(dtype=np.float64)
         missing = np.isnan(x)
         if missing.any():
-            columns.append(missing.astype(np.float64))
+            yield missing.astype(np.float64)
             x = np.where(missing, np.nanmean(x) if not missing.all() else 0.0, x)
-        columns.append(x)
+        yield x
     for column in experiment.schema.categorical_features:
         codes, labels = _categorical_codes(frame[column])
         counts = np.bincount(codes, minlength=len(labels))
         kept = np.argsort(-counts, kind="stable")[1 : MAX_LEVELS_IN_TEST + 1]
-        columns.extend((codes == level).astype(np.float64) for level in kept)
-    columns = [x for x in columns if x.std() > 0]
-    design = np.empty((len(columns), len(frame)))
-    for row, x in zip(design, columns, strict=True):
-        np.subtract(x, x.mean(), out=row)
-        row /= row.std()
-    return design
+        for level in kept:
+            yield (codes == level).astype(np.float64)
 
 
 def _randomization(

@@ -338,17 +338,31 @@ def test_categorical_features_get_sorted_text_categories_and_a_missing_category(
     assert list(experiment.frame["zip_code"].cat.categories) == ["Rural", "Surburban", "Urban"]
 
 
+LEFT_OUT = "have the same value in every treated and control row, so they cannot tell people apart"
+
+
 @pytest.mark.parametrize(
     ("column", "value"), [("history", 5.0), ("history", np.nan), ("channel", "Web"), ("zip_code", "Rural")]
 )
-def test_a_constant_feature_the_user_chose_is_an_error(column, value):
+def test_a_constant_feature_the_user_chose_is_left_out_with_a_warning(column, value):
     frame = hillstrom_frame()
     frame[column] = value
-    with pytest.raises(
-        ImpactIQError,
-        match=rf"feature\(s\) '{column}' have the same value in every treated and control row.*Remove them",
-    ):
-        prepare_experiment(frame, hillstrom_schema(frame))
+    schema = hillstrom_schema(frame)
+    assert column in schema.features
+    experiment = prepare_experiment(frame, schema)
+    assert experiment.schema.features == tuple(c for c in schema.features if c != column)
+    assert list(experiment.X.columns) == list(experiment.schema.features)
+    assert f"The feature(s) '{column}' {LEFT_OUT}: they were left out of the features." in experiment.warnings
+    # The column stays in the frame: a model trained where it varied can still score these rows.
+    assert column in experiment.frame.columns
+
+
+def test_a_feature_constant_only_in_the_kept_arms_is_left_out():
+    frame = hillstrom_frame()
+    frame["recency"] = np.where(frame["segment"] == "Womens E-Mail", 99, 7)
+    experiment = prepare_experiment(frame, hillstrom_schema(frame))
+    assert "recency" not in experiment.schema.features
+    assert any("'recency'" in w and LEFT_OUT in w for w in experiment.warnings)
 
 
 def test_a_constant_feature_of_the_criteo_layout_is_left_out_with_a_warning():
@@ -357,19 +371,31 @@ def test_a_constant_feature_of_the_criteo_layout_is_left_out_with_a_warning():
     frame["f11"] = -0.1686792210005612
     experiment = prepare_experiment(frame)
     assert experiment.schema.features == tuple(c for c in CRITEO_FEATURES if c not in ("f1", "f11"))
-    assert "f1" not in experiment.frame.columns
     assert list(experiment.X.columns) == list(experiment.schema.features)
     assert (
-        "The feature(s) 'f1', 'f11' have the same value in every row and were left out."
-        in experiment.warnings
+        f"The feature(s) 'f1', 'f11' {LEFT_OUT}: they were left out of the features." in experiment.warnings
     )
 
 
-def test_criteo_layout_with_every_feature_constant_is_an_error():
+@pytest.mark.parametrize("mapped", [False, True])
+def test_a_table_whose_every_feature_is_constant_is_an_error(mapped):
     frame = criteo_frame()
     frame[list(CRITEO_FEATURES)] = 1.0
-    with pytest.raises(ImpactIQError, match="Every feature .* has the same value in every row"):
-        prepare_experiment(frame)
+    schema = None
+    if mapped:
+        schema = build_schema(
+            frame,
+            treatment="treatment",
+            treated_values=[1],
+            control_values=[0],
+            outcomes=["visit"],
+            features=CRITEO_FEATURES,
+        )
+    with pytest.raises(
+        ImpactIQError,
+        match=r"Every feature \('f0', .*\) has the same value in every treated and control row.*vary",
+    ):
+        prepare_experiment(frame, schema)
 
 
 def test_few_positive_outcomes_in_an_arm_give_a_warning():
@@ -427,3 +453,61 @@ def test_a_feature_that_is_one_number_or_missing_is_kept():
     assert "f4" in experiment.schema.features
     assert not any("same value" in w for w in experiment.warnings)
     assert any("'f4' (266 rows)" in w for w in experiment.warnings)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1e39, -3.5e38])
+def test_a_feature_value_a_model_cannot_use_becomes_missing_with_a_warning(bad):
+    frame = criteo_frame()
+    frame.loc[[4, 9], "f3"] = bad
+    experiment = prepare_experiment(frame)
+    f3 = experiment.frame["f3"].to_numpy()
+    assert np.isnan(f3[[4, 9]]).all() and np.isfinite(np.delete(f3, [4, 9])).all()
+    assert "f3" in experiment.schema.features
+    warning = next(w for w in experiment.warnings if w.startswith("The numeric feature 'f3'"))
+    assert f"{bad:g} in 2 rows (first: row 5 (line 6 of a CSV file))" in warning
+    assert "treated as missing" in warning
+
+
+def test_the_largest_float32_is_still_a_number():
+    frame = criteo_frame()
+    frame.loc[0, "f3"] = float(np.finfo(np.float32).max)
+    experiment = prepare_experiment(frame)
+    assert experiment.frame["f3"].iloc[0] == np.finfo(np.float32).max
+    assert not any("'f3' holds" in w for w in experiment.warnings)
+
+
+def test_a_feature_with_only_unusable_values_is_left_out():
+    frame = criteo_frame()
+    frame["f5"] = np.inf
+    experiment = prepare_experiment(frame)
+    assert "f5" not in experiment.schema.features
+    assert any(w.startswith("The numeric feature 'f5' holds inf in 400 rows") for w in experiment.warnings)
+    assert any("'f5'" in w and LEFT_OUT in w for w in experiment.warnings)
+
+
+def test_unusable_values_read_from_a_csv_become_missing():
+    frame = criteo_frame()
+    frame["f2"] = frame["f2"].astype(object)
+    frame.loc[1, "f2"] = "inf"
+    frame.loc[2, "f2"] = "1e39"
+    experiment = prepare_experiment(read_table(frame.to_csv(index=False).encode(), filename="x.csv"))
+    assert np.isnan(experiment.frame["f2"].iloc[[1, 2]]).all()
+    assert any(
+        w.startswith("The numeric feature 'f2' holds 1e+39 and inf in 2 rows") for w in experiment.warnings
+    )
+
+
+def test_warnings_of_the_reader_come_first():
+    raw = criteo_frame().rename(columns={"exposure": "exposé"}).to_csv(index=False).encode("latin-1")
+    experiment = prepare_experiment(read_table(raw, filename="latin.csv"))
+    assert experiment.warnings[0].startswith("'latin.csv' is not UTF-8 text; it was read as Windows-1252")
+
+
+def test_the_experiment_does_not_change_with_the_table_it_came_from():
+    frame = hillstrom_frame()
+    experiment = prepare_experiment(frame, hillstrom_schema(frame))
+    before = experiment.frame.copy()
+    frame.loc[:, "spend"] = -1.0
+    frame.loc[:, "history"] = -1.0
+    frame.loc[:, "segment"] = "No E-Mail"
+    pd.testing.assert_frame_equal(experiment.frame, before)

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from impactiq.data.reader import MAX_UPLOAD_BYTES, read_table
+from impactiq.data.reader import MAX_UPLOAD_BYTES, SNIFF_BYTES, read_table, read_warnings
 from impactiq.errors import ImpactIQError
 
 CRITEO_COLUMNS = [*(f"f{i}" for i in range(12)), "treatment", "conversion", "visit", "exposure"]
@@ -149,6 +149,60 @@ def test_reads_latin1_text():
     assert read["city"].tolist() == ["Zürich", "Oslo"]
 
 
+NOT_UTF8 = "is not UTF-8 text; it was read as"
+
+
+@pytest.mark.parametrize("from_path", [False, True])
+@pytest.mark.parametrize("compress", [False, True])
+def test_reads_a_latin1_header_row_with_a_warning(from_path, compress, tmp_path):
+    raw = "réponse,âge,x\n1,30,2.5\n0,41,3.5\n".encode("latin-1")
+    raw = gzip.compress(raw) if compress else raw
+    source = raw
+    if from_path:
+        source = tmp_path / "latin.csv"
+        source.write_bytes(raw)
+    read = read_table(source, filename="latin.csv")
+    assert list(read.columns) == ["réponse", "âge", "x"]
+    assert read["âge"].tolist() == [30, 41] and read["x"].tolist() == [2.5, 3.5]
+    assert read_warnings(read) == [
+        f"'latin.csv' {NOT_UTF8} Windows-1252 (Western European), the encoding of a spreadsheet's "
+        '"CSV" export on Windows. If accented letters look wrong (in column names or values), save '
+        'the file as "CSV UTF-8" and upload it again.'
+    ]
+
+
+def test_reads_windows_1252_punctuation():
+    read = read_table("name,price\n“Deluxe”,€5\n".encode("cp1252"))
+    assert read["name"].tolist() == ["“Deluxe”"] and read["price"].tolist() == ["€5"]
+    assert "Windows-1252" in read_warnings(read)[0]
+
+
+def test_bytes_that_windows_1252_leaves_out_are_read_as_latin1():
+    read = read_table(b"name,x\nA\x81B,1\n")
+    assert read["name"].tolist() == ["A\x81B"]
+    assert "Latin-1 (ISO-8859-1)" in read_warnings(read)[0]
+
+
+def test_text_that_stops_being_utf8_far_down_is_read_again():
+    # The first block is UTF-8 (and ASCII); a Latin-1 value comes after the part the reader sniffs.
+    raw = b"city,x\n" + b"Oslo,1\n" * (2 * SNIFF_BYTES // 7) + "Zürich,2\n".encode("latin-1")
+    read = read_table(raw, filename="cities.csv")
+    assert read["city"].iloc[-1] == "Zürich" and read["city"].iloc[0] == "Oslo"
+    assert NOT_UTF8 in read_warnings(read)[0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"a,b\n1,2\n", "café,x\n1,2\n".encode(), "name\tx\ncafé\t1\n".encode("utf-16"), b"\xef\xbb\xbfa\n1\n"],
+)
+def test_unicode_text_reads_without_warnings(raw):
+    assert read_warnings(read_table(raw)) == []
+
+
+def test_a_frame_not_from_the_reader_has_no_read_warnings():
+    assert read_warnings(pd.DataFrame({"a": [1]})) == []
+
+
 @pytest.mark.parametrize(
     ("raw", "filename", "match"),
     [
@@ -175,6 +229,52 @@ def test_refuses_what_is_not_a_table(raw, filename, match):
         read_table(raw, filename=filename)
 
 
+@pytest.mark.parametrize("from_path", [False, True])
+@pytest.mark.parametrize("cut", [0.1, 0.5, 0.9])
+def test_gzip_cut_short_is_refused(cut, from_path, tmp_path):
+    raw = gzip.compress(as_csv(criteo_table(n_rows=3_000)))
+    raw = raw[: int(len(raw) * cut)]
+    source = raw
+    if from_path:
+        source = tmp_path / "data.csv.gz"
+        source.write_bytes(raw)
+    with pytest.raises(
+        ImpactIQError, match=r"'data.csv.gz' is a damaged or truncated gzip file.*Upload it again"
+    ):
+        read_table(source, filename="data.csv.gz")
+
+
+def test_gzip_with_corrupted_bytes_is_refused():
+    raw = bytearray(gzip.compress(as_csv(criteo_table(n_rows=3_000))))
+    raw[len(raw) // 2 : len(raw) // 2 + 20] = bytes(20)
+    with pytest.raises(ImpactIQError, match=r"damaged or truncated gzip file \(.*\)"):
+        read_table(bytes(raw), filename="data.csv.gz")
+
+
+def test_broken_utf16_is_refused():
+    raw = "name\tx\ncafé\t1\n".encode("utf-16")[:-1]  # an odd number of bytes
+    with pytest.raises(ImpactIQError, match=r"'data.txt' is not valid UTF-16 text.*CSV UTF-8"):
+        read_table(raw, filename="data.txt")
+
+
+def test_parquet_whose_text_is_not_utf8_is_refused():
+    # Parquet does not check its text; pyarrow fails only when turning it into Python strings.
+    bad = pa.Array.from_buffers(
+        pa.string(),
+        1,
+        [None, pa.py_buffer(np.array([0, 2], dtype=np.int32).tobytes()), pa.py_buffer(b"\xe9x")],
+    )
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"city": bad, "x": [1]}), buffer)
+    with pytest.raises(ImpactIQError, match=r"'data.parquet' could not be turned into a table.*damaged"):
+        read_table(buffer.getvalue(), filename="data.parquet")
+
+
+def test_old_mac_line_ends_are_read():
+    read = read_table(b"a;b\r1;2\r3;4\r")
+    assert list(read.columns) == ["a", "b"] and read["b"].tolist() == [2, 4]
+
+
 def test_parquet_cut_short_is_refused():
     raw = as_parquet(criteo_table())
     with pytest.raises(ImpactIQError, match="cannot be read.*truncated"):
@@ -195,6 +295,15 @@ def test_parquet_cut_short_is_refused():
 def test_ragged_line_is_named(raw, match):
     with pytest.raises(ImpactIQError, match=match):
         read_table(raw, filename="data.csv")
+
+
+def test_ragged_line_is_named_in_text_that_is_not_utf8():
+    n_rows = 2 * SNIFF_BYTES // 7
+    raw = b"city,x\n" + b"Oslo,1\n" * n_rows + "Zürich,2,3\n".encode("latin-1")
+    with pytest.raises(
+        ImpactIQError, match=rf"Line {n_rows + 2} of 'c.csv' .* has 3 value\(s\).*'Zürich,2,3'"
+    ):
+        read_table(raw, filename="c.csv")
 
 
 @pytest.mark.parametrize("compress", [False, True])

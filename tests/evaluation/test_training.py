@@ -288,3 +288,76 @@ def test_feature_frame_refuses_tables_it_cannot_score(amounts, raw, message):
     profile = {"x": {"dtype": "float32"}, "channel": {"categories": ["web"]}}
     with pytest.raises(ImpactIQError, match=message):
         feature_frame(raw, amounts.schema, profile)
+
+
+def _awkward_table(n: int = 1_200, seed: int = 11) -> pd.DataFrame:
+    """A mapped table as real exports come: a feature the design fixed, a category with one
+    value, and numbers a model cannot use (infinite, or beyond float32's range)."""
+    rng = np.random.default_rng(seed)
+    t = rng.random(n) < 0.5
+    x = rng.normal(size=n)
+    df = pd.DataFrame(
+        {
+            "group": np.where(t, "email", "none"),
+            "x": x,
+            "spend_before": rng.gamma(2.0, 50.0, n),
+            "country": "FR",
+            "wave": 3,
+            "y": (rng.random(n) < 0.2 + 0.1 * t * (x > 0)).astype(np.int8),
+        }
+    )
+    df.loc[[3, 40], "x"] = np.inf
+    df.loc[7, "spend_before"] = 1e39
+    df.loc[8, "spend_before"] = -np.inf
+    return df
+
+
+@pytest.mark.parametrize("features", [None, ["x", "spend_before", "country", "wave"]])
+def test_a_table_with_unusable_values_and_constant_features_trains(features):
+    df = _awkward_table()
+    schema = build_schema(
+        df,
+        treatment="group",
+        treated_values=["email"],
+        control_values=["none"],
+        outcomes=["y"],
+        features=features,
+    )
+    experiment = prepare_experiment(df, schema)
+    assert experiment.schema.features == ("x", "spend_before")
+    warnings = "\n".join(experiment.warnings)
+    assert "'x' holds inf in 2 rows" in warnings
+    assert "'spend_before' holds -inf and 1e+39 in 2 rows" in warnings
+    assert "The feature(s) 'wave', 'country' have the same value in every treated and control row" in warnings
+    trained = train_model(experiment, outcome="y", estimator="t_learner", n_boot=N_BOOT, seed=0)
+    assert trained.model.feature_names_in_ == ("x", "spend_before")
+    assert np.isfinite(trained.holdout["uplift"]).all()
+    assert np.isfinite(trained.metrics["qini_auc_score"]["estimate"])
+
+
+def test_a_criteo_table_with_infinite_and_huge_features_trains():
+    df = make_criteo_like(1_000, seed=4)
+    df["f3"] = df["f3"].astype(np.float64)
+    df.loc[[0, 5, 9], "f3"] = [np.inf, 1e39, -2e39]
+    df["f7"] = 1.0
+    experiment = prepare_experiment(df)
+    assert "f7" not in experiment.schema.features
+    assert any(
+        w.startswith("The numeric feature 'f3' holds -2e+39, 1e+39 and inf in 3 rows")
+        for w in experiment.warnings
+    )
+    trained = train_model(experiment, outcome="visit", estimator="t_learner", n_boot=N_BOOT, seed=0)
+    assert np.isfinite(trained.holdout["uplift"]).all()
+
+
+def test_a_model_evaluates_rows_where_one_of_its_features_is_constant():
+    df = _awkward_table()
+    schema = build_schema(
+        df, treatment="group", treated_values=["email"], control_values=["none"], outcomes=["y"]
+    )
+    trained = train_model(prepare_experiment(df, schema), outcome="y", estimator="t_learner", n_boot=N_BOOT)
+    later = _awkward_table(seed=12).assign(spend_before=100.0)
+    experiment = prepare_experiment(later, trained.schema)
+    assert "spend_before" not in experiment.schema.features  # not a feature to train on here ...
+    scores = evaluate_model(trained, experiment, "y", n_boot=N_BOOT)  # ... but the model still reads it
+    assert np.isfinite(scores["qini_auc_score"]["estimate"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 
 import pytest
@@ -9,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from impactiq.data.demo import HILLSTROM_FILE
 from impactiq.data.synthetic import make_criteo_like
+from impactiq.present.text import plain
 
 APP = "../../streamlit_app.py"
 
@@ -52,18 +54,16 @@ def test_criteo_upload_is_used_without_questions(app):
     _labelled(app.file_uploader, UPLOAD).upload("criteo.csv", buffer.getvalue().encode(), "text/csv")
     app.run()
     assert not app.exception and not app.error
-    assert "Current data set: criteo.csv" in _subheaders(app)
+    assert f"Current data set: {plain('criteo.csv')}" in _subheaders(app)
     assert _table_with(app, "effect [95% CI]").shape[0] == 2
 
 
 def test_hillstrom_upload_goes_through_the_mapping(app):
-    import gzip
-
     _labelled(app.file_uploader, UPLOAD).upload(
         "hillstrom.csv", gzip.decompress(HILLSTROM_FILE.read_bytes()), "text/csv"
     )
     app.run()
-    assert "Map the columns of hillstrom.csv" in _subheaders(app)
+    assert f"Map the columns of {plain('hillstrom.csv')}" in _subheaders(app)
     assert _labelled(app.multiselect, "Treated values").value == ["Mens E-Mail", "Womens E-Mail"]
     next(b for b in app.button if b.label == "Use this mapping").click()
     app.run()
@@ -107,3 +107,92 @@ def test_synthetic_data_shows_the_truth_beside_the_estimate(app):
     assert list(truth.columns) == ["true effect", "naive estimate [95% CI]", "truth inside the CI"]
     assert truth.loc["visit", "true effect"].endswith(" pp")
     assert truth.loc["visit", "truth inside the CI"] in {"yes", "no"}
+
+
+def _criteo_csv(n_rows: int = 2_000, seed: int = 3) -> bytes:
+    return (
+        make_criteo_like(n_rows, seed=seed)
+        .drop(columns=["tau_visit", "tau_conversion"])
+        .to_csv(index=False)
+        .encode()
+    )
+
+
+def test_a_latin1_upload_is_read_with_a_warning(app):
+    frame = make_criteo_like(2_000, seed=3).drop(columns=["tau_visit", "tau_conversion"])
+    frame["réponse"] = "oui"
+    _labelled(app.file_uploader, UPLOAD).upload(
+        "latin.csv", frame.to_csv(index=False).encode("latin-1"), "text/csv"
+    )
+    app.run()
+    assert not app.exception and not app.error
+    assert f"Current data set: {plain('latin.csv')}" in _subheaders(app)
+    assert any("is not UTF" in w.value and "Windows" in w.value for w in app.warning)
+
+
+def test_a_latin1_table_to_map_warns_before_the_mapping(app):
+    raw = "groupe,réponse,âge\n".encode("latin-1") + b"A,1,30\nB,0,40\n" * 50
+    _labelled(app.file_uploader, UPLOAD).upload("ab.csv", raw, "text/csv")
+    app.run()
+    assert not app.exception and not app.error
+    assert f"Map the columns of {plain('ab.csv')}" in _subheaders(app)
+    assert any("is not UTF" in w.value for w in app.warning)
+    assert (
+        "réponse"
+        in _labelled(app.multiselect, "Outcome columns").options
+        + _labelled(app.multiselect, "Feature columns (measured before treatment)").options
+    )
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.8])
+def test_a_truncated_gzip_upload_is_explained_and_keeps_the_data(app, cut):
+    before = _subheaders(app)
+    raw = gzip.compress(_criteo_csv())
+    _labelled(app.file_uploader, UPLOAD).upload("data.csv.gz", raw[: int(len(raw) * cut)], "application/gzip")
+    app.run()
+    assert not app.exception
+    assert any("truncated gzip" in e.value for e in app.error)
+    assert _subheaders(app) == before
+
+
+def test_a_corrupt_parquet_upload_is_explained(app):
+    _labelled(app.file_uploader, UPLOAD).upload(
+        "data.parquet", b"PAR1" + bytes(200) + b"PAR1", "application/octet-stream"
+    )
+    app.run()
+    assert not app.exception
+    assert any("Parquet" in e.value for e in app.error)
+
+
+def test_unusable_values_and_constant_features_are_shown_as_warnings(app):
+    frame = make_criteo_like(2_000, seed=3).drop(columns=["tau_visit", "tau_conversion"])
+    frame["f3"] = frame["f3"].astype(float)
+    frame.loc[[1, 2], "f3"] = [float("inf"), 1e39]
+    frame["f7"] = 1.0
+    _labelled(app.file_uploader, UPLOAD).upload("odd.csv", frame.to_csv(index=False).encode(), "text/csv")
+    app.run()
+    assert not app.exception and not app.error
+    shown = [w.value for w in app.warning]
+    assert any(plain("'f3' holds 1e+39 and inf in 2 rows", None) in w for w in shown)
+    assert any(plain("'f7'", None) in w and "same value in every" in w for w in shown)
+
+
+def test_text_from_the_file_is_never_markdown(app):
+    link = "[click](http://example.com/x)"
+    header = f"group,bought,age,{link}\n".encode()
+    _labelled(app.file_uploader, UPLOAD).upload(
+        "**bold**.csv", header + b"A,1,30,1\nB,0,40,1\n" * 50, "text/csv"
+    )
+    app.run()
+    assert f"Map the columns of {plain('**bold**.csv')}" in _subheaders(app)
+    _labelled(app.multiselect, "Treated values").set_value(["A"])
+    _labelled(app.multiselect, "Control values").set_value(["B"])
+    _labelled(app.multiselect, "Outcome columns").set_value(["bought"])
+    _labelled(app.multiselect, "Feature columns (measured before treatment)").set_value(["age", link])
+    next(b for b in app.button if b.label == "Use this mapping").click()
+    app.run()
+    assert not app.exception and not app.error
+    assert f"Current data set: {plain('**bold**.csv')}" in _subheaders(app)
+    warned = [w.value for w in app.warning if "same value in every" in w.value]
+    assert warned and plain(link) in warned[0] and link not in warned[0]
+    assert f"uploaded file {plain('**bold**.csv')}" in [c.value for c in app.caption]
