@@ -47,6 +47,7 @@ check: setup-test
 bench: setup
 	$(PY) bench/bench_reader.py
 	$(PY) bench/bench_upload.py
+	$(PY) bench/bench_load.py
 	$(PY) bench/bench_simulator.py
 	$(PY) bench/bench_models.py --sizes 100000 1000000 --estimators all --reference
 

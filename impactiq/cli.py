@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--test-size", type=float, default=0.3, help="holdout share (default: 0.3)")
     train.add_argument("--out", required=True, type=Path, help="model folder to write, e.g. models/NAME")
+    train.add_argument(
+        "--replace", action="store_true", help="replace the model already saved under --out (kept otherwise)"
+    )
     train.set_defaults(command=_train)
 
     score = commands.add_parser(
@@ -142,9 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args: argparse.Namespace) -> None:
     from impactiq.data.experiment import prepare_experiment
     from impactiq.data.reader import read_table
-    from impactiq.uplift.store import check_name
+    from impactiq.uplift.store import check_name, check_unused
 
     check_name(args.out.name)
+    if not args.replace:
+        check_unused(args.out)
     df = read_table(args.data, max_bytes=None)
     if args.treatment is None:
         # Recognised like an upload in the app: constant features are dropped with a warning.
@@ -162,6 +167,7 @@ def _train(args: argparse.Namespace) -> None:
         sample=args.sample,
         test_size=args.test_size,
         seed=args.seed,
+        replace=args.replace,
         params=args.params,
     )
     print(_training_summary(trained, args.out))
@@ -230,14 +236,14 @@ def _mapped_schema(df, args: argparse.Namespace):
     return schema
 
 
-def _fit_and_save(experiment, out: Path, **options):
+def _fit_and_save(experiment, out: Path, *, replace: bool, **options):
     from impactiq.evaluation.training import train_model
     from impactiq.uplift.store import save_model
 
     trained = train_model(
         experiment, on_stage=lambda stage: print(f"{stage} ...", file=sys.stderr), **options
     )
-    save_model(trained, out.name, models_dir=out.parent)
+    save_model(trained, out.name, models_dir=out.parent, replace=replace)
     return trained
 
 
@@ -362,17 +368,17 @@ def _evaluation_summary(result: dict, *, binary: bool) -> str:
 def _demo_model(args: argparse.Namespace) -> None:
     from impactiq.data.demo import load_demo
     from impactiq.data.fingerprint import fingerprint_experiment
-    from impactiq.uplift.store import library_versions, read_metadata
+    from impactiq.uplift.store import library_versions, load_model
 
     experiment = load_demo(DEMO_DATASET, n_rows=DEMO_ROWS, seed=DEMO_SEED)
     fingerprint = fingerprint_experiment(experiment, DEMO_OUTCOME)
     if (args.out / "metadata.json").is_file():
         try:
-            saved = read_metadata(args.out)
+            saved = load_model(args.out).metadata
         except ImpactIQError as error:
             print(f"retraining: {error}", file=sys.stderr)
         else:
-            same_data = saved.get("data", {}).get("fingerprint", {}).get("sha256") == fingerprint["sha256"]
+            same_data = saved["data"].get("fingerprint", {}).get("sha256") == fingerprint["sha256"]
             if same_data and saved.get("versions") == library_versions():
                 print(f"{args.out} is up to date (same data and library versions); nothing to do.")
                 return
@@ -383,6 +389,7 @@ def _demo_model(args: argparse.Namespace) -> None:
         estimator=DEMO_ESTIMATOR,
         params=DEMO_PARAMS,
         seed=DEMO_SEED,
+        replace=True,
     )
     print(_training_summary(trained, args.out))
 

@@ -29,8 +29,12 @@ PENDING_NAME = "pending_name"
 PROCESSED_UPLOAD = "processed_upload"
 # The model every page uses: a folder name under models/.
 MODEL_NAME = "model_name"
-# The last training result shown on the Train page.
+# The last training result shown on the Train page, the name it is saved under, and a
+# replace or delete waiting for the user's confirmation.
 TRAINED = "trained"
+SAVE_NAME = "save_name"
+PENDING_REPLACE = "pending_replace"
+PENDING_DELETE = "pending_delete"
 
 # Set once a session has run a page through streamlit_app.py's navigation.
 IN_APP_NAVIGATION = "in_app_navigation"
@@ -139,7 +143,9 @@ def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel]:
     st.session_state[MODEL_NAME] = name
     entry = models[names.index(name)]
     try:
-        return entry, load_saved_model(str(entry["path"]), entry["created"])
+        model = load_saved_model(str(entry["path"]), entry["created"])
+        _ = model.holdout  # parsed here, so a damaged file stops the page with its reason
+        return entry, model
     except ImpactIQError as error:
         show_error(error)
         st.stop()

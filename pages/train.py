@@ -10,10 +10,10 @@ from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import N_BOOT
 from impactiq.evaluation.training import train_model
 from impactiq.present import charts
-from impactiq.present.tables import metrics_table, models_table
+from impactiq.present.tables import broken_models_table, metrics_table, models_table
 from impactiq.present.text import plain
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
-from impactiq.uplift.store import delete_model, list_models, load_model, save_model
+from impactiq.uplift.store import ModelExistsError, default_model_name, delete_model, list_models, save_model
 from pages import common
 
 common.use_app_navigation()
@@ -79,6 +79,8 @@ def _train_form() -> None:
             label=f"Trained in {time.perf_counter() - started:.1f} s", state="complete", expanded=False
         )
     st.session_state[common.TRAINED] = trained
+    st.session_state[common.SAVE_NAME] = default_model_name(trained)
+    st.session_state.pop(common.PENDING_REPLACE, None)
 
 
 def _results(model, title: str) -> None:
@@ -101,46 +103,97 @@ def _results(model, title: str) -> None:
 
 
 def _save(trained) -> None:
-    """Save the model just trained under a name; the other pages then use it."""
+    """Save the model just trained under a name; the other pages then use it.
+
+    The suggested name is unique (outcome, estimator, data set, time stamp), so two people
+    saving with the default never collide; a name that is taken is replaced only after the
+    user confirms it.
+    """
     with st.form("save"):
-        default = f"{trained.estimator}_{trained.outcome}"
-        name = st.text_input("Save as (letters, digits, - and _)", value=default)
-        if st.form_submit_button("Save model"):
-            try:
-                path = save_model(trained, name, models_dir=common.MODELS_DIR)
-            except ImpactIQError as error:
-                common.show_error(error)
-                return
-            st.session_state[common.MODEL_NAME] = path.name
-            st.success(f"Saved as {path}. The Simulator and Segments pages now use it.")
+        name = st.text_input("Save as (letters, digits, - and _)", key=common.SAVE_NAME)
+        submitted = st.form_submit_button("Save model")
+    pending = st.session_state.get(common.PENDING_REPLACE)
+    if submitted:
+        _save_as(trained, name, replace=False)
+    elif pending is not None:
+        st.warning(f"A model named '{plain(pending)}' already exists. Replace it with this one?")
+        confirm, cancel = st.columns(2)
+        if confirm.button(f"Replace '{plain(pending)}'", type="primary"):
+            _save_as(trained, pending, replace=True)
+        elif cancel.button("Keep the existing model"):
+            del st.session_state[common.PENDING_REPLACE]
+            st.rerun()
+
+
+def _save_as(trained, name: str, *, replace: bool) -> None:
+    st.session_state.pop(common.PENDING_REPLACE, None)
+    try:
+        path = save_model(trained, name, models_dir=common.MODELS_DIR, replace=replace)
+    except ModelExistsError:
+        st.session_state[common.PENDING_REPLACE] = name
+        st.rerun()
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    st.session_state[common.MODEL_NAME] = path.name
+    st.success(f"Saved as {plain(path.name)}. The Simulator and Segments pages now use it.")
 
 
 def _saved_models() -> None:
-    """Pick, inspect and delete saved models."""
+    """Pick, inspect and delete saved models; broken ones are listed apart, with the reason."""
     st.divider()
     st.subheader("Saved models")
     models = list_models(common.MODELS_DIR)
     if not models:
         st.info("No saved models yet: train one above and save it.")
         return
-    st.dataframe(models_table(models), hide_index=True, width="stretch")
-    names = [m["name"] for m in models]
+    usable = [m for m in models if m["error"] is None]
+    broken = [m for m in models if m["error"] is not None]
+    if usable:
+        st.dataframe(models_table(usable), hide_index=True, width="stretch")
+    if broken:
+        st.warning(
+            f"{len(broken)} saved model(s) cannot be used; they are never offered to a page. Delete them."
+        )
+        st.dataframe(broken_models_table(broken), hide_index=True, width="stretch")
+    names = [m["name"] for m in usable + broken]
     current = st.session_state.get(common.MODEL_NAME)
     name = st.selectbox("Model", names, index=names.index(current) if current in names else 0)
+    entry = (usable + broken)[names.index(name)]
     use, inspect, delete = st.columns(3)
-    if use.button("Use this model"):
+    if use.button("Use this model", disabled=entry["error"] is not None):
         st.session_state[common.MODEL_NAME] = name
-    show = inspect.toggle("Inspect")
-    if delete.button("Delete", type="secondary"):
-        delete_model(f"{common.MODELS_DIR}/{name}")
+    show = inspect.toggle("Inspect", disabled=entry["error"] is not None)
+    if delete.button("Delete…", type="secondary"):
+        st.session_state[common.PENDING_DELETE] = name
+    if st.session_state.get(common.PENDING_DELETE) == name:
+        _confirm_delete(name)
+    if show and entry["error"] is None:
+        try:
+            model = common.load_saved_model(entry["path"], entry["created"])
+            _results(model, f"Saved model {plain(name)}")
+        except ImpactIQError as error:
+            common.show_error(error)
+
+
+def _confirm_delete(name: str) -> None:
+    """Delete only after a second click; the demo model comes back with `make setup`."""
+    again = " (`make setup` trains it again)" if name == common.DEMO_MODEL else ""
+    st.warning(f"Delete the model '{plain(name)}'{again}? This cannot be undone.")
+    confirm, cancel = st.columns(2)
+    if confirm.button(f"Delete '{plain(name)}'", type="primary"):
+        del st.session_state[common.PENDING_DELETE]
+        try:
+            delete_model(f"{common.MODELS_DIR}/{name}")
+        except ImpactIQError as error:
+            common.show_error(error)
+            return
         if st.session_state.get(common.MODEL_NAME) == name:
             del st.session_state[common.MODEL_NAME]
         st.rerun()
-    if show:
-        try:
-            _results(load_model(f"{common.MODELS_DIR}/{name}"), f"Saved model {name}")
-        except ImpactIQError as error:
-            common.show_error(error)
+    elif cancel.button("Keep it"):
+        del st.session_state[common.PENDING_DELETE]
+        st.rerun()
 
 
 _train_form()

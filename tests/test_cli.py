@@ -16,7 +16,7 @@ import pytest
 from impactiq import cli
 from impactiq.data.synthetic import make_criteo_like
 from impactiq.errors import ImpactIQError
-from impactiq.uplift.store import load_model
+from impactiq.uplift.store import delete_model, load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_PARAMS = '{"n_estimators": 20, "min_samples_leaf": 20}'
@@ -211,6 +211,10 @@ def test_train_and_score_a_mapped_table_with_text_treatment_and_categories(workd
             "--outcome spend is not an outcome",
         ),
         (
+            ["train", "--data", "{criteo}", "--out", "{models}/cli_forest"],
+            "'cli_forest' already exists, so it was not replaced.*--replace",
+        ),
+        (
             ["score", "--model", "{models}/nothing", "--data", "{criteo}", "--out", "{models}/s.csv"],
             "no model folder",
         ),
@@ -250,6 +254,29 @@ def test_demo_model_is_skipped_when_up_to_date(tmp_path, monkeypatch, capsys):
     assert cli.main(["demo-model", "--out", str(out)]) == 0
     assert "up to date" in capsys.readouterr().out
     assert (out / "metadata.json").read_text() == first
+
+
+def test_an_existing_model_is_replaced_only_with_replace(workdir, criteo_csv, capsys):
+    out = workdir / "models" / "replaced"
+    args = ["train", "--data", str(criteo_csv), "--params", FAST_PARAMS, "--out", str(out)]
+    assert cli.main([*args, "--seed", "1"]) == 0
+    first = out.resolve()
+    assert cli.main([*args, "--seed", "2"]) == 2
+    assert "already exists" in capsys.readouterr().err and out.resolve() == first
+    assert cli.main([*args, "--seed", "2", "--replace"]) == 0
+    assert out.resolve() != first and not first.exists()
+    assert load_model(out).metadata["seed"] == 2
+
+
+def test_demo_model_comes_back_after_it_was_deleted(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "DEMO_ROWS", 2_000)
+    monkeypatch.setattr(cli, "DEMO_PARAMS", {"n_estimators": 20, "min_samples_leaf": 20})
+    out = tmp_path / "models" / "demo"
+    assert cli.main(["demo-model", "--out", str(out)]) == 0
+    delete_model(out)
+    assert cli.main(["demo-model", "--out", str(out)]) == 0
+    assert "Saved to" in capsys.readouterr().out
+    load_model(out)
 
 
 @pytest.mark.slow

@@ -10,11 +10,14 @@ command line. Post-treatment columns (Criteo's `exposure`) and the synthetic tru
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from impactiq.errors import ImpactIQError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CRITEO_FEATURES = tuple(f"f{i}" for i in range(12))
 CRITEO_OUTCOMES = ("visit", "conversion")
@@ -96,6 +99,8 @@ def suggest_treated_values(values) -> tuple[tuple, tuple] | None:
     Two values with an obvious reading (0/1, False/True, control/treatment, 'No ...' versus
     anything) are split without asking; anything else needs the user's choice.
     """
+    import pandas as pd  # here, not at the top: loading a saved model reads a Schema without pandas
+
     values = [v for v in _plain(values) if not pd.isna(v)]
     if len(values) < 2:
         return None
@@ -194,6 +199,8 @@ def _plain(values) -> tuple:
 
 def _looks_binary(column: pd.Series) -> bool:
     """Whether a column's non-missing values are all 0 or 1 (booleans included)."""
+    import pandas as pd
+
     if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
         return False
     values = set(pd.unique(column.dropna()).astype(float))
@@ -202,6 +209,8 @@ def _looks_binary(column: pd.Series) -> bool:
 
 def _is_number(column: pd.Series) -> bool:
     """Whether a column holds numbers (booleans count as categories, not numbers)."""
+    import pandas as pd
+
     return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
 
 

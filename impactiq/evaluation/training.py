@@ -74,7 +74,7 @@ def train_model(
     if sample is not None:
         report("sampling")
         experiment = stratified_sample(experiment, outcome, sample, seed)
-    data.update(sample=sample, n_rows=experiment.n_rows, test_size=test_size)
+    data.update(name=experiment.name, sample=sample, n_rows=experiment.n_rows, test_size=test_size)
 
     report("splitting holdout")
     train, holdout_rows = split_holdout(experiment, outcome, test_size=test_size, seed=seed)

@@ -45,23 +45,28 @@ def metrics_table(metrics: dict, *, binary: bool) -> pd.DataFrame:
 
 
 def models_table(models: list[dict]) -> pd.DataFrame:
-    """Saved models (`uplift.store.list_models`): the holdout Qini with its interval, and problems."""
+    """Usable saved models (`uplift.store.list_models`): what each was trained on, and its holdout Qini."""
     rows = []
     for entry in models:
         rows.append(
             {
                 "name": entry["name"],
-                "estimator": entry["estimator"] or MISSING,
-                "outcome": entry["outcome"] or MISSING,
+                "data set": entry["data_set"] or MISSING,
                 "rows": entry["rows"],
-                "Qini coefficient [95% CI]": format_estimate(
+                "outcome": entry["outcome"] or MISSING,
+                "estimator": entry["estimator"] or MISSING,
+                "created (UTC)": (entry["created"] or "")[:19].replace("T", " "),
+                "holdout Qini coefficient [95% CI]": format_estimate(
                     entry["qini"], entry["qini_lower"], entry["qini_upper"], "score"
                 ),
-                "created (UTC)": (entry["created"] or "")[:19].replace("T", " "),
-                "problem": entry["error"] or "",
             }
         )
     return pd.DataFrame(rows)
+
+
+def broken_models_table(models: list[dict]) -> pd.DataFrame:
+    """Saved models that cannot be used, and why."""
+    return pd.DataFrame({"name": [m["name"] for m in models], "problem": [m["error"] for m in models]})
 
 
 def effects_table(effects: pd.DataFrame) -> pd.DataFrame:

@@ -11,11 +11,16 @@ on.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
 from impactiq.errors import ImpactIQError
+
+# pandas is imported inside the functions that use it: loading a saved model rebuilds its encoder
+# without pandas (see `portable`), which keeps a cold load fast.
+if TYPE_CHECKING:
+    import pandas as pd
 
 # One-hot encoding a column with thousands of levels (an id, a free-text field) builds a matrix
 # that does not fit in memory and carries no transferable signal; such a column must be excluded
@@ -26,6 +31,8 @@ _MISSING_LEVEL = "(missing)"
 
 def is_categorical(column: pd.Series) -> bool:
     """True for columns encoded as categories: category, object, string and bool dtypes."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
     return is_bool_dtype(column.dtype) or not is_numeric_dtype(column.dtype)
 
 
@@ -35,6 +42,8 @@ def _levels(column: pd.Series) -> pd.Series:
     Strings make a level learned from a bool or integer column match the same level read back
     from a CSV at score time (True and "True", 1 and "1").
     """
+    import pandas as pd
+
     missing = column.isna().to_numpy()
     text = column.astype(object).to_numpy()
     out = np.empty(len(column), dtype=object)
@@ -59,6 +68,8 @@ class FeatureEncoder:
     """
 
     def fit(self, X: pd.DataFrame) -> FeatureEncoder:
+        import pandas as pd
+
         if not isinstance(X, pd.DataFrame):
             raise ImpactIQError(
                 f"Features must be a pandas DataFrame with named columns; got {type(X).__name__}."
@@ -84,11 +95,9 @@ class FeatureEncoder:
             else:
                 values = column.to_numpy(dtype=np.float64, na_value=np.nan)
                 finite = values[~np.isnan(values)]
-                if finite.size == 0:
-                    raise ImpactIQError(
-                        f"Column '{name}' has no values at all; exclude it from the features."
-                    )
-                self.medians_[name] = float(np.median(finite))
+                # A column with no value in these rows (a feature that is constant or missing in
+                # the training sample) is kept as a constant: it carries nothing, harms nothing.
+                self.medians_[name] = float(np.median(finite)) if finite.size else 0.0
                 names_out.append(name)
                 if finite.size < values.size:
                     self._flag_missing.add(name)
@@ -96,8 +105,51 @@ class FeatureEncoder:
         self.feature_names_out_ = tuple(names_out)
         return self
 
+    def to_dict(self) -> dict:
+        """The learned encoding as plain JSON-ready data (see `from_dict`)."""
+        return {
+            "features": list(self.feature_names_in_),
+            "categories": {name: list(levels) for name, levels in self.categories_.items()},
+            "medians": dict(self.medians_),
+            "flag_missing": sorted(self._flag_missing),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureEncoder:
+        """An encoder rebuilt from `to_dict`'s output; refuses data that is not such an encoding."""
+        try:
+            features = tuple(str(name) for name in data["features"])
+            categories = {str(k): tuple(str(v) for v in levels) for k, levels in data["categories"].items()}
+            medians = {str(k): float(v) for k, v in data["medians"].items()}
+            flag_missing = {str(name) for name in data["flag_missing"]}
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ImpactIQError(
+                f"The saved feature encoding is damaged ({error!r}); retrain the model."
+            ) from error
+        if (
+            set(categories) | set(medians) != set(features)
+            or set(categories) & set(medians)
+            or not flag_missing <= set(medians)
+        ):
+            raise ImpactIQError("The saved feature encoding does not match its features; retrain the model.")
+        encoder = cls()
+        encoder.feature_names_in_ = features
+        encoder.categories_ = categories
+        encoder.medians_ = medians
+        encoder._flag_missing = flag_missing
+        names_out: list[str] = []
+        for name in features:
+            if name in categories:
+                names_out += [f"{name}={level}" for level in categories[name][1:]]
+            else:
+                names_out += [name, f"{name}__missing"] if name in flag_missing else [name]
+        encoder.feature_names_out_ = tuple(names_out)
+        return encoder
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """The encoded float64 matrix, columns in `feature_names_out_` order."""
+        import pandas as pd
+
         if not hasattr(self, "feature_names_in_"):
             raise ImpactIQError(
                 "The feature encoder is not fitted yet: call fit with the training table first."
@@ -121,6 +173,8 @@ class FeatureEncoder:
         return np.column_stack(blocks) if blocks else np.empty((len(X), 0))
 
     def _one_hot(self, name: str, column: pd.Series) -> np.ndarray:
+        import pandas as pd
+
         known = self.categories_[name]
         levels = _levels(column)
         unseen = sorted(set(levels) - set(known))
@@ -135,6 +189,8 @@ class FeatureEncoder:
         return (codes[:, None] == np.arange(1, len(known))[None, :]).astype(np.float64)
 
     def _numeric(self, name: str, column: pd.Series) -> np.ndarray:
+        import pandas as pd
+
         if is_categorical(column):
             converted = pd.to_numeric(column, errors="coerce")
             bad = converted.isna() & column.notna()

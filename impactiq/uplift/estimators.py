@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import os
 import warnings
 from typing import Any
 
@@ -51,15 +50,14 @@ from econml.dr import ForestDRLearner
 from econml.metalearners import SLearner, TLearner, XLearner
 from joblib import Parallel, delayed
 from lightgbm import LGBMClassifier, LGBMRegressor
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import DataConversionWarning
 
 from impactiq.errors import ImpactIQError
+from impactiq.uplift.boosters import TextBooster
 from impactiq.uplift.encoding import FeatureEncoder
-from impactiq.uplift.forest import CHUNK_ROWS, ForestPredictor
-
-ESTIMATORS = ("causal_forest", "linear_dml", "dr", "t_learner", "x_learner", "s_learner")
+from impactiq.uplift.forest import ForestPredictor
+from impactiq.uplift.portable import ESTIMATORS, PortableModel, normal_quantile
 
 ESTIMATOR_DESCRIPTIONS = {
     "causal_forest": (
@@ -219,13 +217,10 @@ class UpliftModel(BaseEstimator):
         self.outcome_floor_ = 0.0 if y.min() >= 0 else -np.inf
         self.params_ = self._resolve_params(len(y), propensity)
         self.estimator_ = self._fit_one(y, t, features)
-        # The causal forest predicts through its stacked node arrays: exact and one pass.
-        self.forest_ = (
-            ForestPredictor(self.estimator_.model_cate.estimators_[0])
-            if self.estimator == "causal_forest"
-            else None
-        )
         self.bootstrap_estimators_ = self._fit_bootstrap(y, t, features)
+        # Predictions go through the exported arrays and trees, so a model scores the same just
+        # trained and loaded from disk, where no EconML object exists.
+        self.portable_ = self._export()
         return self
 
     def _check_targets(self, y, t, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -364,9 +359,76 @@ class UpliftModel(BaseEstimator):
             delayed(refit)(b) for b in range(self.n_bootstrap)
         )
 
+    def _export(self) -> PortableModel:
+        """The fitted model's prediction side as arrays and LightGBM text (see `portable`).
+
+        Reads the fitted EconML objects' attributes (econml 0.17): the final forest of the
+        causal forest and forest DR learner, LinearDML's final-stage coefficients and their
+        covariance, and the LightGBM boosters of the outcome models and meta-learners.
+        """
+        est = self.estimator_
+
+        def texts(models) -> list[TextBooster]:
+            return [TextBooster(model.booster_.model_to_string()) for model in models]
+
+        forest = linear = None
+        if self.estimator == "causal_forest":
+            forest = ForestPredictor.from_forest(est.model_cate.estimators_[0])
+        elif self.estimator == "dr":
+            forest = ForestPredictor.from_forest(est.model_cate(T=1))
+        if self.estimator == "linear_dml":
+            # One outcome: the parameters (intercept first) and their covariance, whether EconML
+            # keeps an outcome axis (binary outcomes) or not (amounts).
+            final = est.model_final_
+            n_params = np.shape(final._param)[0]
+            linear = (
+                np.reshape(np.asarray(final._param, dtype=np.float64), (n_params, -1))[:, 0],
+                np.reshape(np.asarray(final._param_var, dtype=np.float64), (-1, n_params, n_params))[0],
+            )
+        if self.estimator in ("causal_forest", "linear_dml"):
+            boosters = {"outcome": texts(m for folds in est.models_y for m in folds)}
+        elif self.estimator == "dr":
+            boosters = {"outcome_by_arm": texts(m for folds in est.models_regression for m in folds)}
+        elif self.estimator == "s_learner":
+            boosters = {"overall": texts([est.overall_model])}
+        else:
+            boosters = {"arms": texts(est.models)}
+        if self.estimator == "x_learner":
+            boosters["cate"] = texts([est.cate_controls_models[0], est.cate_treated_models[0]])
+        refits = [self._effect_models(refit) for refit in self.bootstrap_estimators_]
+        if refits:
+            boosters["bootstrap"] = texts(m for models in refits for m in models)
+        return PortableModel(
+            estimator=self.estimator,
+            binary_outcome=self.binary_outcome,
+            propensity=self.propensity_,
+            outcome_floor=self.outcome_floor_,
+            interval_method=self._interval_method(),
+            encoder=self.encoder_,
+            boosters=boosters,
+            forest=forest,
+            linear=linear,
+            n_jobs=self.n_jobs,
+        )
+
+    def _effect_models(self, est) -> list:
+        """The LightGBM models a meta-learner's effect is computed from (see `portable`)."""
+        if self.estimator == "t_learner":
+            return list(est.models)
+        if self.estimator == "x_learner":
+            return [est.cate_controls_models[0], est.cate_treated_models[0]]
+        return [est.overall_model]
+
+    def _interval_method(self) -> str:
+        if self.estimator in _ANALYTIC:
+            return _ANALYTIC[self.estimator]
+        if not self.bootstrap_estimators_:
+            return "none (n_bootstrap=0)"
+        return f"bootstrap ({len(self.bootstrap_estimators_)} refits within arms, normal approximation)"
+
     # ---------------------------------------------------------------- estimates
     def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
+        if not hasattr(self, "portable_"):
             raise NotFittedError(
                 "This UpliftModel is not fitted yet: call fit(y, t, X) before asking for effects."
             )
@@ -379,32 +441,18 @@ class UpliftModel(BaseEstimator):
     def has_intervals(self) -> bool:
         """Whether `effect_interval` can answer (every estimator can, unless n_bootstrap=0)."""
         self._check_fitted()
-        return self.estimator in _ANALYTIC or len(self.bootstrap_estimators_) > 0
+        return self.portable_.has_intervals
 
     @property
     def interval_method(self) -> str:
         """How the intervals are computed, in words fit for a report."""
         self._check_fitted()
-        if self.estimator in _ANALYTIC:
-            return _ANALYTIC[self.estimator]
-        if not self.bootstrap_estimators_:
-            return "none (n_bootstrap=0)"
-        return f"bootstrap ({len(self.bootstrap_estimators_)} refits within arms, normal approximation)"
+        return self.portable_.interval_method
 
     def effect(self, X: pd.DataFrame) -> np.ndarray:
         """Estimated individual effect of treatment for each row of X, shape (n,)."""
-        return self._effect_of(self._encode(X))
-
-    def _effect_of(self, features: np.ndarray) -> np.ndarray:
-        """`effect` on features already encoded."""
-        if self.forest_ is not None:
-            theta, _ = self.forest_.predict(features, var=False, n_threads=self._threads(len(features)))
-            return theta[:, 0]
-        return self._effect(self.estimator_, features)
-
-    @staticmethod
-    def _effect(est, features: np.ndarray) -> np.ndarray:
-        return np.asarray(est.effect(features), dtype=np.float64).reshape(len(features))
+        self._check_fitted()
+        return self.portable_.effect(X)
 
     def effect_interval(self, X: pd.DataFrame, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper (1 - alpha) interval bounds of each row's effect, each shape (n,)."""
@@ -414,36 +462,13 @@ class UpliftModel(BaseEstimator):
     def effect_with_interval(
         self, X: pd.DataFrame, alpha: float = 0.05
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(effect, lower, upper) of each row, computed together where the estimator allows.
+        """(effect, lower, upper) of each row, in one pass where the estimator allows.
 
-        For the causal forest this is one pass over the trees instead of two; the numbers are
-        those of `effect` and `effect_interval`.
+        The numbers are EconML's own (`effect`, `effect_interval`), computed from the exported
+        arrays and trees; for the causal forest one pass over the trees gives both.
         """
-        features = self._encode(X)
-        self._check_alpha(alpha)
-        z = norm.ppf(1 - alpha / 2)
-        if self.forest_ is not None:
-            theta, variance = self.forest_.predict(features, var=True, n_threads=self._threads(len(features)))
-            point, spread = theta[:, 0], z * np.sqrt(variance[:, 0])
-            return point, point - spread, point + spread
-        point = self._effect(self.estimator_, features)
-        if self.estimator in _ANALYTIC:
-            lower, upper = self.estimator_.effect_interval(features, alpha=alpha)
-            return (
-                point,
-                np.asarray(lower, dtype=np.float64).reshape(len(features)),
-                np.asarray(upper, dtype=np.float64).reshape(len(features)),
-            )
-        spread = z * self._bootstrap_draws(features).std(axis=0, ddof=1)
-        return point, point - spread, point + spread
-
-    def _threads(self, n_rows: int) -> int:
-        """Threads for forest prediction: one for small inputs, where start-up would dominate."""
-        if n_rows <= CHUNK_ROWS:
-            return 1
-        if self.n_jobs == -1:
-            return os.cpu_count() or 1
-        return max(1, self.n_jobs)
+        self._check_fitted()
+        return self.portable_.effect_with_interval(X, alpha=alpha)
 
     def ate(self, X: pd.DataFrame) -> float:
         """The estimated average effect over the rows of X (the mean of `effect`)."""
@@ -458,80 +483,17 @@ class UpliftModel(BaseEstimator):
         of the refits' averages.
         """
         features = self._encode(X)
-        self._check_alpha(alpha)
+        z = normal_quantile(alpha)
         if self.estimator in _ANALYTIC:
             lower, upper = self.estimator_.ate_interval(features, alpha=alpha)
             return float(np.ravel(lower)[0]), float(np.ravel(upper)[0])
-        point = self._effect(self.estimator_, features).mean()
-        spread = norm.ppf(1 - alpha / 2) * self._bootstrap_draws(features).mean(axis=1).std(ddof=1)
+        point = self.portable_.effect_of(features).mean()
+        spread = z * self.portable_.bootstrap_effects(features).mean(axis=1).std(ddof=1)
         return float(point - spread), float(point + spread)
-
-    def _bootstrap_draws(self, features: np.ndarray) -> np.ndarray:
-        if not self.bootstrap_estimators_:
-            raise ImpactIQError(
-                f"The {self.estimator} model was fitted with n_bootstrap=0, so it has no intervals; "
-                "refit with n_bootstrap of 20 or more."
-            )
-        return np.stack([self._effect(est, features) for est in self.bootstrap_estimators_])
-
-    @staticmethod
-    def _check_alpha(alpha: float) -> None:
-        if not 0.0 < alpha < 1.0:
-            raise ImpactIQError(f"alpha must lie strictly between 0 and 1 (0.05 for 95%); got {alpha}.")
 
     def predict_outcomes(
         self, X: pd.DataFrame, uplift: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Expected outcome of each row without and with treatment, `(y0, y1)`.
-
-        From the expected outcome under the experiment's mix, m(x) = e·y1 + (1 − e)·y0, and the
-        effect tau = y1 − y0 follow y0 = m − e·tau and y1 = m + (1 − e)·tau, so that y1 − y0 is
-        exactly the model's effect. m comes from the estimator's own outcome models: the
-        cross-fitted E[Y|X] models (DML), the arm-specific regressions (DR, T-, X-, S-learner),
-        averaged as e·mu1 + (1 − e)·mu0. Binary outcomes are clipped to [0, 1], and an outcome
-        that was never negative in training (spend) to [0, inf). Pass `uplift`
-        when `effect(X)` is already known, to save computing it again.
-        """
-        features = self._encode(X)
-        e = self.propensity_
-        if uplift is None:
-            uplift = self._effect_of(features)
-        mixed = self._expected_outcome(features)
-        y0 = mixed - e * uplift
-        y1 = mixed + (1.0 - e) * uplift
-        upper = 1.0 if self.binary_outcome else np.inf
-        return np.clip(y0, self.outcome_floor_, upper), np.clip(y1, self.outcome_floor_, upper)
-
-    def _expected_outcome(self, features: np.ndarray) -> np.ndarray:
-        """m(x) = E[Y | x] under the experiment's treated share, from the fitted outcome models."""
-        est, e, n = self.estimator_, self.propensity_, len(features)
-        if self.estimator in ("causal_forest", "linear_dml"):
-            fold_models = [m for models in est.models_y for m in models]
-            return np.mean([self._predict_outcome(m, features) for m in fold_models], axis=0)
-        if self.estimator == "dr":
-            fold_models = [m for models in est.models_regression for m in models]
-            arms = [
-                np.mean(
-                    [
-                        self._predict_outcome(m, np.column_stack([features, np.full(n, arm)]))
-                        for m in fold_models
-                    ],
-                    axis=0,
-                )
-                for arm in (0.0, 1.0)
-            ]
-        elif self.estimator == "s_learner":
-            arms = [
-                est.overall_model.predict(np.column_stack([features, np.full(n, 1.0 - arm), np.full(n, arm)]))
-                for arm in (0.0, 1.0)
-            ]
-        else:
-            arms = [est.models[arm].predict(features) for arm in (0, 1)]
-        return e * np.asarray(arms[1], dtype=np.float64) + (1.0 - e) * np.asarray(arms[0], dtype=np.float64)
-
-    def _predict_outcome(self, model, features: np.ndarray) -> np.ndarray:
-        # The nuisance models were fitted on one thread; prediction on many rows may use more.
-        threads = {"num_threads": self._threads(len(features))}
-        if self.binary_outcome and hasattr(model, "predict_proba"):
-            return model.predict_proba(features, **threads)[:, 1]
-        return np.asarray(model.predict(features, **threads), dtype=np.float64)
+        """Expected outcome of each row without and with treatment, `(y0, y1)`; see `portable`."""
+        self._check_fitted()
+        return self.portable_.predict_outcomes(X, uplift=uplift)

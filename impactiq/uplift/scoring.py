@@ -1,7 +1,6 @@
 """Scoring with a fitted model: effects of raw tables, and the frames of scored rows.
 
-`FittedEffects` gives a just-trained model (`TrainedModel`) and a saved one (`SavedModel`) one
-way to score a raw table. `predict_uplift` turns any of them into the columns every page,
+`predict_uplift` turns any fitted model (`UpliftModel`, `TrainedModel`, `SavedModel`) into the columns every page,
 metric and segment reads (uplift with its 95% interval, expected outcomes without and with
 treatment), and `predictions_frame` / `score_experiment` put those beside a labelled table's
 outcome, treatment and features: the "scored rows" that evaluation and decisions work on.
@@ -13,61 +12,13 @@ import numpy as np
 import pandas as pd
 
 from impactiq.data.experiment import Experiment
-from impactiq.data.schema import Schema
 from impactiq.errors import ImpactIQError
-from impactiq.uplift.features import feature_frame
 
 # Columns of a predictions frame; a feature may not use these names.
 PREDICTION_COLUMNS = ("y", "t", "uplift", "uplift_lower", "uplift_upper", "y0_pred", "y1_pred", "tau")
 
 # Columns that evaluation and decisions read from scored rows.
 REQUIRED_COLUMNS = ("y", "t", "uplift", "uplift_upper", "y0_pred", "y1_pred")
-
-
-class FittedEffects:
-    """Effects of a fitted `UpliftModel` on raw tables, by the schema it was trained with.
-
-    Shared by `TrainedModel` (just fitted) and `store.SavedModel` (loaded from disk), so a
-    page or a script scores either the same way: pass any DataFrame holding at least the
-    feature columns; they are picked by name, put in training order and converted to the
-    dtypes used in training.
-    """
-
-    model: object
-    schema: Schema
-    feature_profile: dict
-
-    @property
-    def feature_names_in_(self) -> tuple[str, ...]:
-        return self.schema.features
-
-    @property
-    def has_intervals(self) -> bool:
-        return bool(self.model.has_intervals)
-
-    def features(self, df: pd.DataFrame) -> pd.DataFrame:
-        """The model's feature columns of `df`, in training order and dtypes."""
-        return feature_frame(df, self.schema, self.feature_profile)
-
-    def effect(self, df: pd.DataFrame) -> np.ndarray:
-        """Estimated uplift of each row: expected outcome if treated minus if not."""
-        return self.model.effect(self.features(df))
-
-    def effect_interval(self, df: pd.DataFrame, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-        """(lower, upper) of each row's uplift at level 1 - alpha."""
-        return self.model.effect_interval(self.features(df), alpha=alpha)
-
-    def effect_with_interval(
-        self, df: pd.DataFrame, alpha: float = 0.05
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(uplift, lower, upper) of each row in one pass where the estimator allows."""
-        return self.model.effect_with_interval(self.features(df), alpha=alpha)
-
-    def predict_outcomes(
-        self, df: pd.DataFrame, uplift: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(expected outcome without treatment, with treatment) of each row; `uplift` if known."""
-        return self.model.predict_outcomes(self.features(df), uplift=uplift)
 
 
 def predict_uplift(model, X: pd.DataFrame) -> pd.DataFrame:

@@ -1,91 +1,112 @@
-"""Saving trained models to the models folder and loading them back, safely.
+"""Saving trained models to the models folder and loading them back: data only, crash-safe.
 
-One folder per model, `models/<name>/`, holding:
+A model is a folder of data, never code:
 
-- `model.joblib`: the fitted `UpliftModel`, pickled by joblib;
+- `model.json` and `model.npz`: the model itself (see `impactiq.uplift.portable`): its
+  structure, feature encoding and LightGBM boosters as JSON text, its arrays as an `.npz` read
+  with `allow_pickle=False`. Loading one never unpickles or executes anything, so a tampered
+  folder can at worst be refused, not take over the machine;
 - `holdout.parquet`: the holdout users' features and predictions (y, t, uplift and its
   interval, predicted outcomes, tau on synthetic data), from which every chart, segment and
   simulator preset of the model is drawn;
-- `metadata.json`: what is needed to trust and use the model without unpickling it: the
-  schema, outcome and treatment coding, estimator and parameters, holdout metrics, decile
-  table, feature ranges, a fingerprint of the training data, the library versions, fit time
-  and memory, and the sha256 of the two other files.
+- `metadata.json`: the schema, outcome and treatment coding, estimator and parameters, holdout
+  metrics, decile table, feature ranges, the data it was trained on, library versions, fit time
+  and the sha256 of the other files (which catches accidents: a damaged or swapped file).
 
-A folder is written under a hidden temporary name inside the models folder and renamed into
-place only when complete, so a crash never leaves a half-written model and readers see either
-the old model or the new one. Unpickling runs code from the file, so `load_model` loads only
-folders that ImpactIQ wrote (it checks the recorded hash before unpickling and refuses a file
-that changed since); the app never loads a model file a user uploads.
+Each saved version lives in its own folder under `models/.store/`, and the model's name,
+`models/<name>`, is a symbolic link to its current version. Saving writes the new version in
+full, then swaps the link with one atomic rename, so at every instant the name gives the old
+model or the new one, never neither, and a crash at any step leaves at worst an unused folder
+that the next save or delete removes. Saves and deletes in one models folder take a lock, so
+two of them never interleave, and an existing name is never replaced unless asked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import fcntl
 import hashlib
 import json
 import math
 import os
-import pickle
 import platform
 import re
 import shutil
-import tempfile
+import time
 import uuid
+from contextlib import contextmanager
 from functools import cached_property
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-import joblib
 import numpy as np
-import pandas as pd
 
 from impactiq.data.schema import Schema
 from impactiq.errors import ImpactIQError
-from impactiq.uplift.scoring import FittedEffects
+from impactiq.uplift.effects import FittedEffects
+from impactiq.uplift.portable import ARRAYS_FILE, JSON_FILE, PortableModel
 from impactiq.uplift.trained import TrainedModel
 
 MODELS_DIR = "models"
-MODEL_FILE = "model.joblib"
 HOLDOUT_FILE = "holdout.parquet"
 METADATA_FILE = "metadata.json"
-ARTIFACT_FILES = (MODEL_FILE, HOLDOUT_FILE, METADATA_FILE)
-# Bumped when the folder layout or the pickled model's attributes change incompatibly.
-FORMAT_VERSION = 2
+MODEL_FILES = (JSON_FILE, ARRAYS_FILE, HOLDOUT_FILE)
+ARTIFACT_FILES = (*MODEL_FILES, METADATA_FILE)
+# The files of the previous, pickle-based format: such a folder is listed as outdated.
+LEGACY_FILES = ("model.joblib", HOLDOUT_FILE, METADATA_FILE)
+# Bumped when the folder layout or the model files change incompatibly.
+FORMAT_VERSION = 3
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Where the versions live, inside the models folder, and the lock that serialises changes.
+VERSIONS_DIR = ".store"
+LOCK_FILE = ".lock"
+STAGING_PREFIX = ".saving-"
+LOCK_TIMEOUT_S = 30.0
 # Distributions whose versions are recorded and compared on load (Python is added).
-LIBRARIES = ("numpy", "pandas", "scikit-learn", "econml", "lightgbm", "joblib", "pyarrow")
-# Entries of metadata.json that loading and listing rely on.
-REQUIRED_KEYS = (
-    "name",
-    "created",
-    "outcome",
-    "schema",
-    "estimator",
-    "metrics",
-    "deciles",
-    "features",
-    "data",
-    "versions",
-    "files",
-)
+LIBRARIES = ("numpy", "pandas", "scikit-learn", "econml", "lightgbm", "pyarrow")
+# Entries of metadata.json that loading and listing rely on, with their JSON types.
+REQUIRED_KEYS = {
+    "name": str,
+    "created": str,
+    "outcome": str,
+    "schema": dict,
+    "estimator": str,
+    "metrics": dict,
+    "deciles": list,
+    "features": dict,
+    "data": dict,
+    "versions": dict,
+    "files": dict,
+}
 _HASH_CHUNK = 1 << 20
+# Every Parquet file starts and ends with these bytes: a cheap check that needs no Parquet reader.
+_PARQUET_MAGIC = b"PAR1"
+
+
+class ModelExistsError(ImpactIQError):
+    """A save would replace an existing model without being asked to."""
 
 
 class SavedModel(FittedEffects):
     """A model loaded from its folder: scores raw tables like a `TrainedModel`.
 
     `metadata` is the parsed metadata.json; `warnings` lists what the user should know
-    (library versions that differ from the ones it was saved with). The holdout predictions
-    are read on first use of `holdout`, so loading stays fast.
+    (library versions that differ from the ones it was saved with). The holdout file's bytes
+    are read and checked with the rest, and parsed into a table on first use of `holdout`,
+    so loading stays fast.
     """
 
-    def __init__(self, path: Path, metadata: dict, model, warnings: list[str]):
+    def __init__(
+        self, path: Path, metadata: dict, model: PortableModel, holdout_bytes: bytes, warnings: list[str]
+    ):
         self.path = path
         self.metadata = metadata
         self.model = model
         self.warnings = warnings
-        self.schema = Schema.from_dict(metadata["schema"])
+        self.schema = _schema(metadata, path)
         self.feature_profile = metadata["features"]
+        self._holdout_bytes = holdout_bytes
 
     @property
     def name(self) -> str:
@@ -104,24 +125,27 @@ class SavedModel(FittedEffects):
         return self.metadata["metrics"]
 
     @property
-    def deciles(self) -> pd.DataFrame:
+    def deciles(self):
+        import pandas as pd
+
         return pd.DataFrame(self.metadata["deciles"])
 
     @cached_property
-    def holdout(self) -> pd.DataFrame:
-        """The holdout predictions, read (after checking their hash) on first use."""
-        _verify(self.path / HOLDOUT_FILE, self.metadata["files"][HOLDOUT_FILE]["sha256"], "holdout file")
-        return pd.read_parquet(self.path / HOLDOUT_FILE)
+    def holdout(self):
+        """The holdout predictions as a DataFrame, parsed on first use."""
+        return read_holdout(self._holdout_bytes, self.path)
 
     def __repr__(self) -> str:
         return f"SavedModel({self.name!r}, estimator={self.estimator!r}, outcome={self.outcome!r})"
 
 
-def save_model(trained: TrainedModel, name: str, *, models_dir: str | os.PathLike = MODELS_DIR) -> Path:
-    """Write `trained` to `models_dir/name/` atomically and return that folder.
+def save_model(
+    trained: TrainedModel, name: str, *, models_dir: str | os.PathLike = MODELS_DIR, replace: bool = False
+) -> Path:
+    """Write `trained` as model `name` in `models_dir` and return `models_dir/name`.
 
-    An existing model of the same name is replaced: the new folder is complete before the old
-    one is moved aside, and the old one is deleted only after the new one is in place. Only a
+    An existing model of that name is kept unless `replace` is true (`ModelExistsError`
+    otherwise); a replace keeps the previous version until the new one is complete. Only a
     `TrainedModel` is saved: its holdout evidence is what makes a saved model worth trusting.
     """
     if not isinstance(trained, TrainedModel):
@@ -132,47 +156,92 @@ def save_model(trained: TrainedModel, name: str, *, models_dir: str | os.PathLik
         )
     check_name(name)
     root = Path(models_dir)
-    root.mkdir(parents=True, exist_ok=True)
     target = root / name
-    if target.exists() and not _is_model_folder(target):
-        raise ImpactIQError(
-            f"'{target}' exists and is not an ImpactIQ model folder, so it is not replaced. "
-            "Choose another name or move that folder away."
-        )
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.saving-", dir=root))
+    if not replace:
+        check_unused(target)
+    store = _versions(root)
+    staging = store / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
+    staging.mkdir()
     try:
         _write_folder(trained, name, staging)
-        _move_into_place(staging, target)
+        with _locked(store):
+            if not replace:
+                check_unused(target)
+            _retire_legacy(target, store)
+            version = store / f"{name}.{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.{uuid.uuid4().hex[:8]}"
+            os.rename(staging, version)
+            _fsync_dir(store)
+            link = root / f".{name}.link-{uuid.uuid4().hex}"
+            os.symlink(os.path.join(VERSIONS_DIR, version.name), link)
+            os.replace(link, target)
+            _fsync_dir(root)
+            _clean(root, store)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def load_model(path: str | os.PathLike) -> SavedModel:
-    """The model in folder `path` (for example 'models/demo'), after checking its hash.
+def default_model_name(trained: TrainedModel) -> str:
+    """A name no other save will pick: outcome, estimator, data set and a time stamp to the second."""
+    data_set = re.sub(r"[^A-Za-z0-9]+", "-", str(trained.data.get("name", "data"))).strip("-")[:20] or "data"
+    stamp = dt.datetime.now(dt.UTC).strftime("%m%d-%H%M%S")
+    return f"{trained.outcome}_{trained.estimator}_{data_set}_{stamp}"[:64].replace(" ", "-")
 
-    Only folders written by `save_model` are loaded. The model file's sha256 must equal the
-    one recorded in metadata.json before anything is unpickled; a mismatch is refused.
+
+def load_model(path: str | os.PathLike) -> SavedModel:
+    """The model in folder `path` (for example 'models/demo'), after checking every file.
+
+    Each file's sha256 must equal the one recorded in metadata.json, and the model must parse
+    as a model; anything else is refused with `ImpactIQError`. Nothing is unpickled.
     """
     folder = Path(path)
-    metadata = read_metadata(folder)
-    model_path = folder / MODEL_FILE
-    _verify(model_path, metadata["files"][MODEL_FILE]["sha256"], "model file")
-    warnings = _version_warnings(metadata["versions"])
-    try:
-        model = joblib.load(model_path)
-    except (ImportError, AttributeError, pickle.UnpicklingError) as error:
-        if not warnings:
-            raise
+    version = _resolve(folder)
+    metadata = read_metadata(version)
+    _check_files(version)
+    contents = {}
+    for file in MODEL_FILES:
+        try:
+            contents[file] = (version / file).read_bytes()
+        except OSError as error:
+            raise ImpactIQError(
+                f"The model file {folder / file} cannot be read ({error.strerror}); the model folder is "
+                "incomplete. Retrain the model."
+            ) from error
+        if hashlib.sha256(contents[file]).hexdigest() != metadata["files"][file]["sha256"]:
+            raise ImpactIQError(
+                f"The model file {folder / file} does not match the hash recorded when it was saved: it was "
+                "changed or corrupted. Retrain the model or restore the file."
+            )
+    holdout = contents[HOLDOUT_FILE]
+    if not (len(holdout) > 8 and holdout.startswith(_PARQUET_MAGIC) and holdout.endswith(_PARQUET_MAGIC)):
         raise ImpactIQError(
-            f"The model in '{folder}' cannot be loaded with the libraries installed here ({error}). "
-            f"{' '.join(warnings)}"
+            f"The holdout file {folder / HOLDOUT_FILE} is not a complete Parquet file; the model folder is "
+            "damaged. Retrain the model."
+        )
+    model = PortableModel.from_bytes(contents[JSON_FILE], contents[ARRAYS_FILE])
+    if tuple(model.feature_names_in_) != _schema(metadata, folder).features:
+        raise ImpactIQError(f"The model in '{folder}' does not match its own schema; retrain the model.")
+    return SavedModel(
+        folder, metadata, model, contents[HOLDOUT_FILE], _version_warnings(metadata["versions"])
+    )
+
+
+def read_holdout(content: bytes, folder: Path):
+    """The holdout predictions parsed from the bytes of holdout.parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(pa.BufferReader(content)).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as error:
+        raise ImpactIQError(
+            f"The holdout file of '{folder}' cannot be read ({error}); the model folder is damaged. "
+            "Retrain the model."
         ) from error
-    return SavedModel(folder, metadata, model, warnings)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The parsed metadata.json of model folder `path`; no model file is touched."""
+    """The parsed and checked metadata.json of model folder `path`; the model files are not read."""
     folder = Path(path)
     if not folder.is_dir():
         raise ImpactIQError(
@@ -194,77 +263,92 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_VERSION:
         found = metadata.get("format") if isinstance(metadata, dict) else None
         raise ImpactIQError(
-            f"'{metadata_path}' has format {found!r}; this version of ImpactIQ reads format "
-            f"{FORMAT_VERSION}. Retrain the model."
+            f"'{folder}' holds a model in format {found!r}; this version of ImpactIQ reads format "
+            f"{FORMAT_VERSION} (models saved as data, without pickles). Retrain the model."
         )
-    lacking = [key for key in REQUIRED_KEYS if key not in metadata]
-    if lacking:
+    wrong = [key for key, kind in REQUIRED_KEYS.items() if not isinstance(metadata.get(key), kind)]
+    files = metadata.get("files")
+    if isinstance(files, dict):
+        wrong += [
+            f"files.{file}"
+            for file in MODEL_FILES
+            if not (
+                isinstance(files.get(file), dict)
+                and isinstance(files[file].get("sha256"), str)
+                and isinstance(files[file].get("bytes"), int)
+            )
+        ]
+    if wrong:
         raise ImpactIQError(
-            f"'{metadata_path}' lacks the entries {', '.join(lacking)}: it was changed or damaged. Retrain the model."
+            f"'{metadata_path}' lacks the entries {', '.join(wrong)} or they have the wrong type: it was "
+            "changed or damaged. Retrain the model."
         )
+    _schema(metadata, folder)
     return metadata
 
 
 def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
-    """Every model folder under `models_dir`: good ones newest first, then broken ones.
+    """Every model under `models_dir`: usable ones newest first, then broken ones.
 
-    Each entry has name, path, estimator, outcome, created, qini, qini_lower and qini_upper
-    (the holdout Qini AUC and its bootstrap 95% interval), rows (rows trained and evaluated
-    on) and error: None for a usable model, else why the folder
-    cannot be used (it is listed so that it can be seen and deleted, never loaded). Only
-    metadata is read, so listing is fast.
+    Each entry has name, path, data_set, rows (rows trained and evaluated on), outcome,
+    estimator, created, qini, qini_lower and qini_upper (the holdout Qini AUC and its bootstrap
+    95% interval) and error: None for a usable model, else why it cannot be used (listed so
+    that it can be seen and deleted, never offered to a page). A model is usable when it loads:
+    every file present, matching its hash and parsing; the verdict is computed once per saved
+    version and process.
     """
     root = Path(models_dir)
     if not root.is_dir():
         return []
     good, broken = [], []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        entry = {"name": folder.name, "path": str(folder)}
+    for folder in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
+        if not (folder.is_dir() or folder.is_symlink()):
+            continue
+        entry = {"name": folder.name, "path": str(folder), "error": None}
+        entry.update(dict.fromkeys(("data_set", "rows", "outcome", "estimator", "created")))
+        entry.update(dict.fromkeys(("qini", "qini_lower", "qini_upper")))
         try:
+            check_name(folder.name)
             metadata = read_metadata(folder)
+            entry.update(_listing(metadata))
+            _check_loadable(folder)
         except ImpactIQError as error:
-            entry.update(
-                estimator=None,
-                outcome=None,
-                created=None,
-                qini=None,
-                qini_lower=None,
-                qini_upper=None,
-                rows=None,
-                error=str(error),
-            )
+            entry["error"] = str(error)
             broken.append(entry)
             continue
-        qini = metadata["metrics"].get("qini_auc_score", {})
-        entry.update(
-            estimator=metadata["estimator"],
-            outcome=metadata["outcome"],
-            created=metadata["created"],
-            qini=qini.get("estimate"),
-            qini_lower=qini.get("lower"),
-            qini_upper=qini.get("upper"),
-            rows=metadata["data"].get("n_rows"),
-            error=None,
-        )
         good.append(entry)
     good.sort(key=lambda e: e["created"], reverse=True)
     return good + broken
 
 
 def delete_model(path: str | os.PathLike) -> None:
-    """Delete a model folder; refuse any folder holding files ImpactIQ does not write."""
+    """Delete model `path` (`models_dir/name`): its link, then its version folder.
+
+    A broken model can be deleted too. A folder that ImpactIQ did not write (a plain folder
+    holding other files, a link pointing outside the models folder) is refused.
+    """
     folder = Path(path)
-    if not folder.is_dir():
-        raise ImpactIQError(f"There is no model folder '{folder}' to delete.")
-    if not _is_model_folder(folder):
-        raise ImpactIQError(
-            f"'{folder}' holds files other than {', '.join(ARTIFACT_FILES)}, so it is not deleted: "
-            "it does not look like an ImpactIQ model folder. Delete it by hand if you mean to."
-        )
-    # Rename first, so the model disappears at once even if deleting its files takes a while.
-    doomed = folder.parent / f".{folder.name}.deleting-{uuid.uuid4().hex}"
-    os.replace(folder, doomed)
-    shutil.rmtree(doomed)
+    if not os.path.lexists(folder):
+        raise ImpactIQError(f"There is no model '{folder.name}' to delete; it may have been deleted already.")
+    root = folder.parent
+    store = _versions(root)
+    with _locked(store):
+        if folder.is_symlink():
+            version = _resolve(folder, must_exist=False)
+            os.unlink(folder)
+            _fsync_dir(root)
+            if version.parent == store.resolve():
+                shutil.rmtree(version, ignore_errors=True)
+        elif _is_model_folder(folder, ARTIFACT_FILES) or _is_model_folder(folder, LEGACY_FILES):
+            doomed = store / f"{STAGING_PREFIX}deleting-{uuid.uuid4().hex}"
+            os.rename(folder, doomed)
+            shutil.rmtree(doomed)
+        else:
+            raise ImpactIQError(
+                f"'{folder}' holds files that ImpactIQ does not write, so it is not deleted. Delete it by "
+                "hand if you mean to."
+            )
+        _clean(root, store)
 
 
 def check_name(name: str) -> None:
@@ -310,13 +394,17 @@ def json_ready(value):
     return value
 
 
+# ---------------------------------------------------------------- writing
+
+
 def _write_folder(trained: TrainedModel, name: str, folder: Path) -> None:
-    """The three files of a model folder, metadata last since it records the others' hashes."""
-    joblib.dump(trained.model, folder / MODEL_FILE)
+    """The four files of a model version, metadata last since it records the others' hashes."""
+    model = trained.model
+    portable = model.portable_ if hasattr(model, "portable_") else model
+    portable.save(folder)
     trained.holdout.to_parquet(folder / HOLDOUT_FILE, index=False)
     files = {
-        f: {"sha256": file_sha256(folder / f), "bytes": (folder / f).stat().st_size}
-        for f in ARTIFACT_FILES[:2]
+        f: {"sha256": file_sha256(folder / f), "bytes": (folder / f).stat().st_size} for f in MODEL_FILES
     }
     schema = trained.schema
     metadata = {
@@ -334,7 +422,7 @@ def _write_folder(trained: TrainedModel, name: str, folder: Path) -> None:
         },
         "estimator": trained.estimator,
         "params": trained.params,
-        "interval_method": trained.model.interval_method,
+        "interval_method": portable.interval_method,
         "seed": trained.seed,
         "metrics": trained.metrics,
         "deciles": trained.deciles.to_dict(orient="records"),
@@ -346,39 +434,189 @@ def _write_folder(trained: TrainedModel, name: str, folder: Path) -> None:
     }
     text = json.dumps(json_ready(metadata), indent=2, allow_nan=False)
     (folder / METADATA_FILE).write_text(text, encoding="utf-8")
+    for file in ARTIFACT_FILES:
+        _fsync_file(folder / file)
+    _fsync_dir(folder)
 
 
-def _move_into_place(staging: Path, target: Path) -> None:
-    """Rename the finished `staging` folder to `target`, replacing an old model safely."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.replaced-{uuid.uuid4().hex}"
-        os.replace(target, old)
+def check_unused(target: str | os.PathLike) -> None:
+    """Refuse (`ModelExistsError`) a model path that is taken, before anything is trained for it."""
+    target = Path(target)
+    if os.path.lexists(target):
+        raise ModelExistsError(
+            f"A model named '{target.name}' already exists, so it was not replaced. Choose another name, "
+            "or replace it on purpose (the Train page asks you to confirm; the command line takes --replace)."
+        )
+
+
+def _retire_legacy(target: Path, store: Path) -> None:
+    """Move a plain model folder of the previous format out of the way of a link of the new one."""
+    if target.is_symlink() or not os.path.lexists(target):
+        return
+    if not (_is_model_folder(target, LEGACY_FILES) or _is_model_folder(target, ARTIFACT_FILES)):
+        raise ImpactIQError(
+            f"'{target}' exists and is not an ImpactIQ model folder, so it is not replaced. Choose another "
+            "name or move that folder away."
+        )
+    os.rename(target, store / f"{STAGING_PREFIX}retired-{uuid.uuid4().hex}")
+
+
+def _versions(root: Path) -> Path:
+    store = root / VERSIONS_DIR
+    store.mkdir(parents=True, exist_ok=True)
+    return store
+
+
+@contextmanager
+def _locked(store: Path):
+    """Hold the models folder's lock (an exclusive `flock`), waiting up to `LOCK_TIMEOUT_S`."""
+    handle = os.open(store / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        os.replace(staging, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ImpactIQError(
+                        f"Another save or delete has held the models folder '{store.parent}' for "
+                        f"{LOCK_TIMEOUT_S:.0f} s; try again in a moment."
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(handle)
 
 
-def _is_model_folder(folder: Path) -> bool:
-    """Whether `folder` holds only files that `save_model` writes."""
-    return folder.is_dir() and all(p.name in ARTIFACT_FILES for p in folder.iterdir())
+def _clean(root: Path, store: Path) -> None:
+    """Remove what crashed or finished saves left behind; runs under the lock.
+
+    Versions no name links to, staging folders of processes that no longer run, link files
+    never renamed into place, and the previous format's hidden staging folders.
+    """
+    for entry in root.iterdir():
+        if re.fullmatch(r"\..+\.link-[0-9a-f]{32}", entry.name) and entry.is_symlink():
+            entry.unlink(missing_ok=True)
+        elif re.fullmatch(r"\..+\.(saving|replaced|deleting)-\w+", entry.name) and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+    linked = {p.resolve() for p in root.iterdir() if p.is_symlink() and not p.name.startswith(".")}
+    for entry in store.iterdir():
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.name.startswith(STAGING_PREFIX) and _writer_alive(entry.name):
+            continue
+        if entry.resolve() not in linked:
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
 
-def _verify(path: Path, expected: str, what: str) -> None:
-    if not path.is_file():
+def _writer_alive(staging_name: str) -> bool:
+    """Whether the process that named staging folder `.saving-<pid>-<id>` still runs."""
+    match = re.match(rf"{re.escape(STAGING_PREFIX)}(\d+)-", staging_name)
+    if match is None:
+        return False
+    pid = int(match.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    except OSError as error:  # some file systems cannot sync a directory
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(handle)
+
+
+# ---------------------------------------------------------------- reading
+
+_LOADABLE: dict[tuple, str | None] = {}
+
+
+def _check_loadable(folder: Path) -> None:
+    """Raise `ImpactIQError` unless `folder` loads; the verdict is cached per version and stat."""
+    version = _resolve(folder)
+    key = (
+        str(version),
+        *((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(version.iterdir())),
+    )
+    if key not in _LOADABLE:
+        try:
+            read_holdout(load_model(version)._holdout_bytes, folder)
+        except ImpactIQError as error:
+            _LOADABLE[key] = str(error).replace(str(version), str(folder))
+        else:
+            _LOADABLE[key] = None
+    if _LOADABLE[key] is not None:
+        raise ImpactIQError(_LOADABLE[key])
+
+
+def _check_files(version: Path) -> None:
+    names = sorted(p.name for p in version.iterdir())
+    extra = sorted(set(names) - set(ARTIFACT_FILES))
+    if extra:
         raise ImpactIQError(
-            f"The {what} {path} is missing: the model folder is incomplete. Retrain the model."
+            f"The model folder holds file(s) ImpactIQ does not write ({', '.join(repr(n) for n in extra)}), "
+            "so it is not trusted. Delete the model and retrain it."
         )
-    if file_sha256(path) != expected:
+
+
+def _resolve(folder: Path, *, must_exist: bool = True) -> Path:
+    """The version folder a model name links to (the folder itself for a plain folder)."""
+    if folder.is_symlink():
+        version = folder.resolve()
+        if must_exist and not version.is_dir():
+            raise ImpactIQError(
+                f"The model '{folder.name}' points to a version that no longer exists; delete it and retrain."
+            )
+        return version
+    return folder
+
+
+def _schema(metadata: dict, folder: Path) -> Schema:
+    try:
+        return Schema.from_dict(metadata["schema"])
+    except (TypeError, ValueError, KeyError) as error:
         raise ImpactIQError(
-            f"The {what} {path} does not match the hash recorded when it was saved: it was changed or "
-            "corrupted. Retrain the model or restore the file."
-        )
+            f"The schema in '{folder / METADATA_FILE}' is damaged ({error}); retrain the model."
+        ) from error
+
+
+def _listing(metadata: dict) -> dict:
+    """What the saved-models list shows of one model, read from its metadata."""
+    data = metadata["data"]
+    qini = metadata["metrics"].get("qini_auc_score")
+    qini = qini if isinstance(qini, dict) else {}
+    return {
+        "data_set": data.get("name"),
+        "rows": data.get("n_rows"),
+        "outcome": metadata["outcome"],
+        "estimator": metadata["estimator"],
+        "created": metadata["created"],
+        "qini": qini.get("estimate"),
+        "qini_lower": qini.get("lower"),
+        "qini_upper": qini.get("upper"),
+    }
+
+
+def _is_model_folder(folder: Path, files: tuple[str, ...]) -> bool:
+    """Whether plain folder `folder` holds only `files`."""
+    return folder.is_dir() and not folder.is_symlink() and all(p.name in files for p in folder.iterdir())
 
 
 def _version_warnings(saved: dict) -> list[str]:

@@ -7,11 +7,13 @@ judging on the holdout), and `impactiq.uplift.store.save_model` writes it to a m
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from impactiq.data.schema import Schema
-from impactiq.uplift.scoring import FittedEffects
+from impactiq.uplift.effects import FittedEffects
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass

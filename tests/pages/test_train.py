@@ -7,7 +7,8 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from impactiq.uplift.store import list_models
+from impactiq.present.text import plain
+from impactiq.uplift.store import delete_model, list_models
 
 APP = "../../streamlit_app.py"
 
@@ -50,12 +51,27 @@ def test_train_small_model_shows_qini_chart_and_metrics(train_page, models_dir):
     titles = [chart.proto.spec for chart in at.get("vega_lite_chart")]
     assert any("Qini curve (holdout)" in spec for spec in titles)
 
-    _labelled(at.text_input, SAVE_AS).set_value("page_test_model")
+    default = _labelled(at.text_input, SAVE_AS).value
+    assert default.startswith("visit_causal_forest_")  # unique: data set and time stamp follow
     _button(at, "Save model").click()
     at.run()
     assert not at.exception
-    assert "page_test_model" in [m["name"] for m in list_models(models_dir)]
+    assert default in [m["name"] for m in list_models(models_dir)]
     assert any("Saved as" in s.value for s in at.success)
+    first_version = (models_dir / default).resolve()
+
+    # Saving under a taken name asks first; nothing is replaced until the user confirms.
+    _button(at, "Save model").click()
+    at.run()
+    assert not at.exception
+    assert any("already exists" in w.value for w in at.warning)
+    assert (models_dir / default).resolve() == first_version
+    _button(at, f"Replace '{plain(default)}'").click()
+    at.run()
+    assert not at.exception
+    assert any("Saved as" in s.value for s in at.success)
+    assert (models_dir / default).resolve() != first_version
+    delete_model(models_dir / default)
 
 
 def test_a_bad_model_name_is_refused(train_page):
@@ -85,9 +101,43 @@ def test_saved_model_can_be_inspected_and_deleted(train_page, disposable_model, 
     _labelled(at.toggle, "Inspect").set_value(True)
     at.run()
     assert not at.exception
-    assert any(f"Saved model {disposable_model}" == s.value for s in at.subheader)
-    _button(at, "Delete").click()
+    assert any(f"Saved model {plain(disposable_model)}" == s.value for s in at.subheader)
+    _button(at, "Delete…").click()
+    at.run()
+    assert any("cannot be undone" in w.value for w in at.warning)
+    _button(at, "Keep it").click()
+    at.run()
+    assert disposable_model in [m["name"] for m in list_models(models_dir)]
+    _button(at, "Delete…").click()
+    at.run()
+    _button(at, f"Delete '{plain(disposable_model)}'").click()
     at.run()
     assert not at.exception
     names = [m["name"] for m in list_models(models_dir)]
     assert disposable_model not in names and saved_model_name in names
+
+
+def test_broken_models_are_listed_apart_with_the_reason(train_page, saved_model_name, models_dir):
+    broken = models_dir / "broken_model"
+    broken.mkdir()
+    (broken / "metadata.json").write_text("{not json")
+    try:
+        at = train_page
+        at.run()
+        assert not at.exception
+        assert any("cannot be used" in w.value for w in at.warning)
+        problems = next(d.value for d in at.dataframe if "problem" in d.value.columns)
+        assert list(problems["name"]) == ["broken_model"] and "not valid JSON" in problems.loc[0, "problem"]
+        usable = next(d.value for d in at.dataframe if "estimator" in d.value.columns)
+        assert "broken_model" not in list(usable["name"])
+        _labelled(at.selectbox, "Model").set_value("broken_model")
+        at.run()
+        assert _button(at, "Use this model").disabled
+        _button(at, "Delete…").click()
+        at.run()
+        _button(at, f"Delete '{plain('broken_model')}'").click()
+        at.run()
+        assert not at.exception
+        assert not broken.exists()
+    finally:
+        shutil.rmtree(broken, ignore_errors=True)

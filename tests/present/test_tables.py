@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from impactiq.present.tables import effects_table, metrics_table, models_table, truth_table
+from impactiq.present.tables import (
+    broken_models_table,
+    effects_table,
+    metrics_table,
+    models_table,
+    truth_table,
+)
 
 METRICS = {
     "qini_auc_score": {"estimate": 0.1234, "lower": 0.05, "upper": 0.2},
@@ -88,10 +94,11 @@ def test_truth_table_says_whether_the_interval_covers_the_truth():
     )
 
 
-def test_models_table_shows_the_qini_interval_and_problems():
+def test_models_table_shows_what_a_model_was_trained_on_and_its_qini_interval():
     models = [
         {
             "name": "a",
+            "data_set": "criteo.csv",
             "estimator": "causal_forest",
             "outcome": "visit",
             "rows": 1000,
@@ -103,17 +110,32 @@ def test_models_table_shows_the_qini_interval_and_problems():
         },
         {
             "name": "b",
-            "estimator": None,
-            "outcome": None,
-            "rows": None,
+            "data_set": None,
+            "estimator": "t_learner",
+            "outcome": "visit",
+            "rows": 500,
             "qini": None,
             "qini_lower": None,
             "qini_upper": None,
-            "created": None,
-            "error": "metadata.json is missing",
+            "created": "2026-11-21T10:00:00+00:00",
+            "error": None,
         },
     ]
     table = models_table(models)
-    assert list(table["Qini coefficient [95% CI]"]) == ["0.1000 [0.0200, 0.1800]", "–"]
-    assert list(table["problem"]) == ["", "metadata.json is missing"]
+    assert list(table.columns) == [
+        "name",
+        "data set",
+        "rows",
+        "outcome",
+        "estimator",
+        "created (UTC)",
+        "holdout Qini coefficient [95% CI]",
+    ]
+    assert list(table["holdout Qini coefficient [95% CI]"]) == ["0.1000 [0.0200, 0.1800]", "–"]
+    assert list(table["data set"]) == ["criteo.csv", "–"]
     assert table.loc[0, "created (UTC)"] == "2026-11-22 10:00:00"
+
+
+def test_broken_models_table_gives_the_reason():
+    table = broken_models_table([{"name": "b", "error": "metadata.json is missing"}])
+    assert table.to_dict(orient="records") == [{"name": "b", "problem": "metadata.json is missing"}]

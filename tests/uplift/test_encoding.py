@@ -1,5 +1,7 @@
 """The feature encoder: the same matrix at fit and score time, clear errors when a table does not fit."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,7 +113,6 @@ def test_text_in_a_numeric_column_is_named(table):
     ("frame", "message"),
     [
         (pd.DataFrame({"id": [f"user{i}" for i in range(MAX_LEVELS + 1)]}), "'id' has 101 distinct values"),
-        (pd.DataFrame({"empty": [np.nan, np.nan]}), "'empty' has no values"),
         (pd.DataFrame(index=range(3)), "no feature columns"),
         (np.zeros((3, 2)), "pandas DataFrame"),
     ],
@@ -124,3 +125,34 @@ def test_unusable_training_tables_are_refused(frame, message):
 def test_transform_before_fit_is_refused(table):
     with pytest.raises(ImpactIQError, match="not fitted"):
         FeatureEncoder().transform(table)
+
+
+def test_a_numeric_column_with_no_value_in_the_training_rows_is_kept_as_a_constant():
+    """A feature missing from a training sample (constant elsewhere) must not stop training."""
+    encoder = FeatureEncoder().fit(pd.DataFrame({"a": [np.nan, np.nan, np.nan], "b": [1.0, 2.0, 3.0]}))
+    assert encoder.feature_names_out_ == ("a", "a__missing", "b")
+    encoded = encoder.transform(pd.DataFrame({"a": [np.nan, 5.0], "b": [1.0, 2.0]}))
+    np.testing.assert_array_equal(encoded, [[0.0, 1.0, 1.0], [5.0, 0.0, 2.0]])
+
+
+def test_the_encoding_survives_its_json_form(table):
+    encoder = FeatureEncoder().fit(table)
+    rebuilt = FeatureEncoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
+    assert rebuilt.feature_names_out_ == encoder.feature_names_out_
+    np.testing.assert_array_equal(rebuilt.transform(table), encoder.transform(table))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d.pop("medians"),
+        lambda d: d.update(features="abc"),
+        lambda d: d.update(flag_missing=["not_a_feature"]),
+        lambda d: d["categories"].update({d["features"][0]: ["x"]}),
+    ],
+)
+def test_a_damaged_json_encoding_is_refused(table, damage):
+    data = FeatureEncoder().fit(table).to_dict()
+    damage(data)
+    with pytest.raises(ImpactIQError, match="encoding"):
+        FeatureEncoder.from_dict(data)

@@ -1,0 +1,358 @@
+"""An uplift model as data: arrays, LightGBM text and JSON, scored without EconML or pickles.
+
+A pickled model runs code when it is loaded, and a hash stored beside it only catches
+accidents: whoever can rewrite the file can rewrite the hash. So a saved model holds no pickle.
+What every page and command needs from a model (effects and their intervals, expected outcomes,
+the meta-learners' bootstrap refits) is a handful of arrays and trees:
+
+- causal forest and forest DR learner: the final forest's node arrays (`forest.ForestPredictor`);
+- LinearDML: the final stage's coefficients (intercept first) and their covariance matrix;
+- T-, X- and S-learner: their LightGBM boosters, and those of each bootstrap refit;
+- every estimator: the LightGBM outcome models that give the expected outcome, and the
+  feature encoding.
+
+`UpliftModel` exports this after fitting and predicts through it, so a model scores the same
+just trained and loaded again. Two files hold it: `model.json` (the structure, the encoding and
+the boosters in LightGBM's own text format) and `model.npz` (the arrays, read with
+`allow_pickle=False`). Loading needs NumPy alone and never executes anything from the files;
+damaged or foreign content is refused with `ImpactIQError`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+
+from impactiq.errors import ImpactIQError
+from impactiq.uplift.boosters import TextBooster
+from impactiq.uplift.encoding import FeatureEncoder
+from impactiq.uplift.forest import ARRAY_NAMES, CHUNK_ROWS, ForestPredictor
+
+JSON_FILE = "model.json"
+ARRAYS_FILE = "model.npz"
+FORMAT = 1
+ESTIMATORS = ("causal_forest", "linear_dml", "dr", "t_learner", "x_learner", "s_learner")
+_FORESTS = ("causal_forest", "dr")
+_META = ("t_learner", "x_learner", "s_learner")
+# Boosters of one effect estimate: T (control, treated arm), X (effect on control, on treated), S.
+_EFFECT_BOOSTERS = {"t_learner": ("arms", 2), "x_learner": ("cate", 2), "s_learner": ("overall", 1)}
+# Boosters giving the expected outcome: one per cross-fitting fold (DML on X, DR on [X, arm]).
+_OUTCOME_BOOSTERS = {
+    "causal_forest": "outcome",
+    "linear_dml": "outcome",
+    "dr": "outcome_by_arm",
+    "t_learner": "arms",
+    "x_learner": "arms",
+    "s_learner": "overall",
+}
+
+
+class PortableModel:
+    """The prediction side of a fitted `UpliftModel`, in the vocabulary of EconML.
+
+    `effect(X)`, `effect_interval(X, alpha)`, `effect_with_interval(X, alpha)` and
+    `predict_outcomes(X)` take a feature table (raw columns; encoded here) and give exactly
+    what `UpliftModel` gives. Build one with `UpliftModel` (fitting exports it) or `load`.
+    """
+
+    def __init__(
+        self,
+        *,
+        estimator: str,
+        binary_outcome: bool,
+        propensity: float,
+        outcome_floor: float,
+        interval_method: str,
+        encoder: FeatureEncoder,
+        boosters: dict[str, list[TextBooster]],
+        forest: ForestPredictor | None = None,
+        linear: tuple[np.ndarray, np.ndarray] | None = None,
+        n_jobs: int = -1,
+    ):
+        self.estimator = estimator
+        self.binary_outcome = bool(binary_outcome)
+        self.propensity_ = float(propensity)
+        self.outcome_floor_ = float(outcome_floor)
+        self.interval_method = interval_method
+        self.encoder_ = encoder
+        self.boosters_ = boosters
+        self.forest_ = forest
+        self.linear_ = linear
+        self.n_jobs = n_jobs
+        self._check()
+
+    # ---------------------------------------------------------------- checks
+    def _check(self) -> None:
+        """Refuse parts that do not make the estimator's model (a damaged or foreign file)."""
+        if self.estimator not in ESTIMATORS:
+            raise ImpactIQError(f"The saved model names an unknown estimator {self.estimator!r}; retrain it.")
+        if not 0.0 < self.propensity_ < 1.0 or self.outcome_floor_ not in (0.0, -np.inf):
+            raise ImpactIQError("The saved model's propensity or outcome floor is out of range; retrain it.")
+        n_out = len(self.encoder_.feature_names_out_)
+        needed = {_OUTCOME_BOOSTERS[self.estimator]}
+        if self.estimator in _META:
+            needed.add(_EFFECT_BOOSTERS[self.estimator][0])
+        lacking = sorted(needed - set(self.boosters_))
+        if lacking:
+            raise ImpactIQError(f"The saved model lacks its {', '.join(lacking)} models; retrain it.")
+        extra = {"outcome_by_arm": 1, "overall": 2}
+        for role, boosters in self.boosters_.items():
+            width = (
+                n_out
+                + extra.get(role, 0)
+                + (2 if role == "bootstrap" and self.estimator == "s_learner" else 0)
+            )
+            if not boosters or any(b.n_features_ != width for b in boosters):
+                raise ImpactIQError(f"The saved {role} models do not fit the model's features; retrain it.")
+        if self.estimator in _META:
+            role, size = _EFFECT_BOOSTERS[self.estimator]
+            if len(self.boosters_[role]) != size or len(self.boosters_.get("bootstrap", [])) % size:
+                raise ImpactIQError("The saved model has the wrong number of boosters; retrain it.")
+        if self.estimator in _FORESTS and (self.forest_ is None or self.forest_.n_features_ != n_out):
+            raise ImpactIQError("The saved model's forest does not fit its features; retrain it.")
+        if self.estimator == "linear_dml":
+            coef, cov = self.linear_ if self.linear_ is not None else (np.empty(0), np.empty(0))
+            if coef.shape != (n_out + 1,) or cov.shape != (n_out + 1, n_out + 1):
+                raise ImpactIQError("The saved linear model does not fit its features; retrain it.")
+
+    # ---------------------------------------------------------------- estimates
+    @property
+    def feature_names_in_(self) -> tuple[str, ...]:
+        return self.encoder_.feature_names_in_
+
+    @property
+    def has_intervals(self) -> bool:
+        """Whether `effect_interval` can answer: analytic estimators, or bootstrap refits kept."""
+        return self.estimator not in _META or bool(self.boosters_.get("bootstrap"))
+
+    def encode(self, X) -> np.ndarray:
+        """The encoded matrix of a feature table (see `FeatureEncoder`)."""
+        return self.encoder_.transform(X)
+
+    def effect(self, X) -> np.ndarray:
+        """Estimated individual effect of treatment for each row of X, shape (n,)."""
+        return self.effect_of(self.encode(X))
+
+    def effect_of(self, features: np.ndarray) -> np.ndarray:
+        """`effect` of rows already encoded."""
+        if self.forest_ is not None:
+            theta, _ = self.forest_.predict(features, var=False, n_threads=self._threads(len(features)))
+            return theta[:, 0]
+        if self.linear_ is not None:
+            return _with_intercept(features) @ self.linear_[0]
+        role, _ = _EFFECT_BOOSTERS[self.estimator]
+        return self._meta_effect(self.boosters_[role], features)
+
+    def effect_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper (1 - alpha) interval bounds of each row's effect, each shape (n,)."""
+        _, lower, upper = self.effect_with_interval(X, alpha=alpha)
+        return lower, upper
+
+    def effect_with_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(effect, lower, upper) of each row: a normal interval around the point estimate.
+
+        The standard error is the forest's variance (bootstrap of little bags), the linear
+        stage's OLS standard error, or the spread of the bootstrap refits.
+        """
+        z = normal_quantile(alpha)
+        features = self.encode(X)
+        if self.forest_ is not None:
+            theta, variance = self.forest_.predict(features, var=True, n_threads=self._threads(len(features)))
+            point, se = theta[:, 0], np.sqrt(variance[:, 0])
+        elif self.linear_ is not None:
+            coef, cov = self.linear_
+            augmented = _with_intercept(features)
+            point = augmented @ coef
+            se = np.sqrt(np.einsum("ij,jk,ik->i", augmented, cov, augmented))
+        else:
+            point = self.effect_of(features)
+            se = self.bootstrap_effects(features).std(axis=0, ddof=1)
+        return point, point - z * se, point + z * se
+
+    def bootstrap_effects(self, features: np.ndarray) -> np.ndarray:
+        """Each bootstrap refit's effect on encoded rows, shape (refits, n)."""
+        refits = self.boosters_.get("bootstrap", [])
+        if self.estimator not in _META or not refits:
+            raise ImpactIQError(
+                f"The {self.estimator} model has no bootstrap refits, so no bootstrap intervals; "
+                "refit it with n_bootstrap of 20 or more."
+            )
+        size = _EFFECT_BOOSTERS[self.estimator][1]
+        return np.stack(
+            [self._meta_effect(refits[i : i + size], features) for i in range(0, len(refits), size)]
+        )
+
+    def _meta_effect(self, boosters: list[TextBooster], features: np.ndarray) -> np.ndarray:
+        """EconML's meta-learner effects (econml 0.17 `const_marginal_effect`), known propensity."""
+        if self.estimator == "t_learner":
+            control, treated = boosters
+            return treated.predict(features) - control.predict(features)
+        if self.estimator == "x_learner":
+            on_control, on_treated = boosters
+            e = self.propensity_
+            return e * on_control.predict(features) + (1.0 - e) * on_treated.predict(features)
+        (overall,) = boosters
+        return overall.predict(_with_arm_columns(features, 1)) - overall.predict(
+            _with_arm_columns(features, 0)
+        )
+
+    def predict_outcomes(self, X, uplift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Expected outcome of each row without and with treatment, `(y0, y1)`.
+
+        From the expected outcome under the experiment's mix, m(x) = e·y1 + (1 − e)·y0, and the
+        effect tau = y1 − y0 follow y0 = m − e·tau and y1 = m + (1 − e)·tau, so that y1 − y0 is
+        exactly the model's effect. m comes from the estimator's own outcome models: the
+        cross-fitted E[Y|X] models (DML), the arm-specific regressions (DR, T-, X-, S-learner),
+        averaged as e·mu1 + (1 − e)·mu0. Binary outcomes are clipped to [0, 1], and an outcome
+        that was never negative in training (spend) to [0, inf). Pass `uplift` when `effect(X)`
+        is already known, to save computing it again.
+        """
+        features = self.encode(X)
+        e = self.propensity_
+        if uplift is None:
+            uplift = self.effect_of(features)
+        mixed = self._expected_outcome(features)
+        y0 = mixed - e * uplift
+        y1 = mixed + (1.0 - e) * uplift
+        upper = 1.0 if self.binary_outcome else np.inf
+        return np.clip(y0, self.outcome_floor_, upper), np.clip(y1, self.outcome_floor_, upper)
+
+    def _expected_outcome(self, features: np.ndarray) -> np.ndarray:
+        """m(x) = E[Y | x] under the experiment's treated share, from the outcome models."""
+        e = self.propensity_
+        if self.estimator in ("causal_forest", "linear_dml"):
+            return np.mean([b.predict(features) for b in self.boosters_["outcome"]], axis=0)
+        if self.estimator == "dr":
+            folds = self.boosters_["outcome_by_arm"]
+            arms = [
+                np.mean(
+                    [b.predict(np.column_stack([features, np.full(len(features), arm)])) for b in folds],
+                    axis=0,
+                )
+                for arm in (0.0, 1.0)
+            ]
+        elif self.estimator == "s_learner":
+            (overall,) = self.boosters_["overall"]
+            arms = [overall.predict(_with_arm_columns(features, arm)) for arm in (0, 1)]
+        else:
+            arms = [b.predict(features) for b in self.boosters_["arms"]]
+        return e * arms[1] + (1.0 - e) * arms[0]
+
+    def _threads(self, n_rows: int) -> int:
+        """Threads for forest prediction: one for small inputs, where start-up would dominate."""
+        if n_rows <= CHUNK_ROWS:
+            return 1
+        if self.n_jobs == -1:
+            return os.cpu_count() or 1
+        return max(1, self.n_jobs)
+
+    # ---------------------------------------------------------------- files
+    def save(self, folder: str | os.PathLike) -> None:
+        """Write `model.json` and `model.npz` into `folder`."""
+        folder = Path(folder)
+        structure = {
+            "format": FORMAT,
+            "estimator": self.estimator,
+            "binary_outcome": self.binary_outcome,
+            "propensity": self.propensity_,
+            "outcome_floor": None if np.isinf(self.outcome_floor_) else self.outcome_floor_,
+            "interval_method": self.interval_method,
+            "encoder": self.encoder_.to_dict(),
+            "boosters": {role: [b.text for b in boosters] for role, boosters in self.boosters_.items()},
+        }
+        (folder / JSON_FILE).write_text(json.dumps(structure), encoding="utf-8")
+        arrays = {}
+        if self.forest_ is not None:
+            arrays.update({f"forest.{name}": value for name, value in self.forest_.arrays().items()})
+        if self.linear_ is not None:
+            arrays["linear.coef"], arrays["linear.cov"] = self.linear_
+        with (folder / ARRAYS_FILE).open("wb") as handle:
+            np.savez(handle, **arrays)
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> PortableModel:
+        """The model in `folder`'s `model.json` and `model.npz`; never unpickles anything."""
+        folder = Path(folder)
+        return cls.from_bytes((folder / JSON_FILE).read_bytes(), (folder / ARRAYS_FILE).read_bytes())
+
+    @classmethod
+    def from_bytes(cls, structure_json: bytes, arrays_npz: bytes) -> PortableModel:
+        """The model from the contents of `model.json` and `model.npz` (checked by the caller)."""
+        try:
+            structure = json.loads(structure_json.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ImpactIQError(
+                f"The saved {JSON_FILE} is not valid JSON ({error}); retrain the model."
+            ) from error
+        if not isinstance(structure, dict):
+            raise ImpactIQError(f"The saved {JSON_FILE} does not describe a model; retrain the model.")
+        try:
+            with np.load(io.BytesIO(arrays_npz), allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise ImpactIQError(
+                f"The saved {ARRAYS_FILE} cannot be read ({error}); retrain the model."
+            ) from error
+        return cls.from_parts(structure, arrays)
+
+    @classmethod
+    def from_parts(cls, structure: dict, arrays: dict[str, np.ndarray]) -> PortableModel:
+        """A model from the parsed JSON structure and the arrays, after checking both."""
+        try:
+            if structure["format"] != FORMAT:
+                raise ImpactIQError(
+                    f"The saved model has format {structure['format']!r}; this ImpactIQ reads {FORMAT}. Retrain it."
+                )
+            boosters = {
+                str(role): [TextBooster(text) for text in texts]
+                for role, texts in structure["boosters"].items()
+            }
+            floor = structure["outcome_floor"]
+            forest = linear = None
+            if structure["estimator"] in _FORESTS:
+                forest = ForestPredictor.from_arrays({name: arrays[f"forest.{name}"] for name in ARRAY_NAMES})
+            if structure["estimator"] == "linear_dml":
+                linear = (
+                    np.asarray(arrays["linear.coef"], dtype=np.float64),
+                    np.asarray(arrays["linear.cov"], dtype=np.float64),
+                )
+            return cls(
+                estimator=str(structure["estimator"]),
+                binary_outcome=bool(structure["binary_outcome"]),
+                propensity=float(structure["propensity"]),
+                outcome_floor=-np.inf if floor is None else float(floor),
+                interval_method=str(structure["interval_method"]),
+                encoder=FeatureEncoder.from_dict(structure["encoder"]),
+                boosters=boosters,
+                forest=forest,
+                linear=linear,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            if isinstance(error, ImpactIQError):
+                raise
+            raise ImpactIQError(
+                f"The saved model is damaged or incomplete ({error!r}); retrain it."
+            ) from error
+
+
+def normal_quantile(alpha: float) -> float:
+    """z such that a normal interval point ± z·se has level 1 − alpha."""
+    if not 0.0 < alpha < 1.0:
+        raise ImpactIQError(f"alpha must lie strictly between 0 and 1 (0.05 for 95%); got {alpha}.")
+    return NormalDist().inv_cdf(1 - alpha / 2)
+
+
+def _with_intercept(features: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones(len(features)), features])
+
+
+def _with_arm_columns(features: np.ndarray, arm: int) -> np.ndarray:
+    """The S-learner's input: features, then EconML's treatment columns (1 − t, t)."""
+    n = len(features)
+    return np.column_stack([features, np.full(n, 1.0 - arm), np.full(n, float(arm))])
