@@ -118,8 +118,12 @@ def current_summary() -> Summary:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def load_saved_model(path: str, created: str) -> SavedModel:
-    """A saved model, loaded once per folder and save time and shared by reruns (read-only)."""
+def load_saved_model(path: str, version: str) -> SavedModel:
+    """A saved model, loaded once per saved version and shared by reruns (read-only).
+
+    `version` is the folder the name leads to (`list_models`): a replaced model is a new
+    version, so it is never served from the cache of the old one.
+    """
     return load_model(path)
 
 
@@ -143,7 +147,7 @@ def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel]:
     st.session_state[MODEL_NAME] = name
     entry = models[names.index(name)]
     try:
-        model = load_saved_model(str(entry["path"]), entry["created"])
+        model = load_saved_model(str(entry["path"]), entry["version"])
         _ = model.holdout  # parsed here, so a damaged file stops the page with its reason
         return entry, model
     except ImpactIQError as error:

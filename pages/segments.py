@@ -31,8 +31,8 @@ st.caption(
 
 
 @st.cache_data(show_spinner="Segmenting the holdout…", max_entries=16)
-def _segmentation(path: str, created: str, by: str) -> segmentation.Segmentation:
-    model = common.load_saved_model(path, created)
+def _segmentation(path: str, version: str, by: str) -> segmentation.Segmentation:
+    model = common.load_saved_model(path, version)
     return segmentation.assign_segments(model.holdout, model.schema, by, seed=0)
 
 
@@ -86,7 +86,7 @@ try:
         cost=cost,
         value=value,
         budget=budget,
-        segmentation=_segmentation(str(entry["path"]), entry["created"], by),
+        segmentation=_segmentation(str(entry["path"]), entry["version"], by),
     )
 except ImpactIQError as error:
     common.show_error(error)

@@ -110,7 +110,10 @@ def _save(trained) -> None:
     user confirms it.
     """
     with st.form("save"):
-        name = st.text_input("Save as (letters, digits, - and _)", key=common.SAVE_NAME)
+        # The suggestion lives under its own key, not the widget's: Streamlit forgets widget
+        # state when the user visits another page, and the suggestion must survive that.
+        suggested = st.session_state.setdefault(common.SAVE_NAME, default_model_name(trained))
+        name = st.text_input("Save as (letters, digits, - and _)", value=suggested)
         submitted = st.form_submit_button("Save model")
     pending = st.session_state.get(common.PENDING_REPLACE)
     if submitted:
@@ -168,9 +171,11 @@ def _saved_models() -> None:
         st.session_state[common.PENDING_DELETE] = name
     if st.session_state.get(common.PENDING_DELETE) == name:
         _confirm_delete(name)
+    else:
+        st.session_state.pop(common.PENDING_DELETE, None)  # asked about another model: not this one
     if show and entry["error"] is None:
         try:
-            model = common.load_saved_model(entry["path"], entry["created"])
+            model = common.load_saved_model(entry["path"], entry["version"])
             _results(model, f"Saved model {plain(name)}")
         except ImpactIQError as error:
             common.show_error(error)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from impactiq.errors import ImpactIQError
-from impactiq.uplift.trees import children_descend, leaf_of
+from impactiq.uplift.trees import children_descend, leaf_sum
 
 _CATEGORICAL = 1
 _DEFAULT_LEFT = 2
+# More encoded features than any table ImpactIQ reads could give (see encoding.MAX_LEVELS).
+_MAX_FEATURES = 1_000_000
 _OBJECTIVES = ("binary", "cross_entropy", "regression")
 
 
@@ -31,10 +33,19 @@ class TextBooster:
 
     def __init__(self, text: str):
         self.text = text
-        header, trees = _parse(text)
-        self.n_features_ = int(header["max_feature_idx"]) + 1
-        self.objective_, self.sigmoid_ = _objective(header.get("objective", ""))
-        self._stack(trees)
+        try:
+            header, trees = _parse(text)
+            self.n_features_ = int(header["max_feature_idx"]) + 1
+            self.objective_, self.sigmoid_ = _objective(header.get("objective", ""))
+            self._stack(trees)
+        except ImpactIQError:
+            raise
+        except (KeyError, ValueError, OverflowError) as error:
+            raise ImpactIQError(
+                f"A saved LightGBM model is damaged ({error!r}); retrain the model."
+            ) from error
+        if not 0 < self.n_features_ <= _MAX_FEATURES:
+            raise ImpactIQError("A saved LightGBM model has an impossible feature count; retrain the model.")
 
     def _stack(self, trees: list[dict]) -> None:
         """All trees in flat arrays: internal nodes and leaves numbered across trees."""
@@ -59,7 +70,10 @@ class TextBooster:
                 features.append(_numbers(tree, "split_feature", int))
                 thresholds.append(_numbers(tree, "threshold", float))
                 kinds.append(_numbers(tree, "decision_type", int))
-                if any(a.size != n_nodes for a in (features[-1], thresholds[-1], kinds[-1], lefts[-1])):
+                if any(
+                    a.size != n_nodes
+                    for a in (features[-1], thresholds[-1], kinds[-1], lefts[-1], rights[-1])
+                ):
                     raise ImpactIQError("A saved LightGBM tree is inconsistent; the model file is damaged.")
                 roots.append(node_offset)
                 node_offset += n_nodes
@@ -93,17 +107,17 @@ class TextBooster:
             raise ImpactIQError(
                 f"The LightGBM model expects {self.n_features_} feature columns; got an array of shape {X.shape}."
             )
-        leaves = leaf_of(
+        return leaf_sum(
             X,
             self.roots_,
             self.feature_,
             self.threshold_,
             self.left_,
             self.right_,
+            self.leaf_value_,
             default_left=self.default_left_,
             missing_type=self.missing_type_,
         )
-        return self.leaf_value_[leaves].sum(axis=0)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """What LightGBM's `predict` returns: a probability for binary and cross-entropy models."""
@@ -123,6 +137,10 @@ def _parse(text: str) -> tuple[dict, list[dict]]:
     trees = [_pairs(block.split("\n", 1)[1] if "\n" in block else "") for block in blocks[1:]]
     if int(header.get("num_class", "1")) != 1 or int(header.get("num_tree_per_iteration", "1")) != 1:
         raise ImpactIQError("A saved LightGBM model has several outputs; ImpactIQ trains only one.")
+    if "average_output" in blocks[0].splitlines():
+        raise ImpactIQError(
+            "A saved LightGBM model averages its trees (a random forest); ImpactIQ never trains one."
+        )
     if "max_feature_idx" not in header:
         raise ImpactIQError("A saved LightGBM model lacks its feature count; the model file is damaged.")
     return header, trees
@@ -142,15 +160,19 @@ def _numbers(tree: dict, key: str, kind: type) -> np.ndarray:
         raise ImpactIQError(f"A saved LightGBM tree lacks '{key}'; the model file is damaged.")
     try:
         return np.array([kind(v) for v in tree[key].split()], dtype=np.float64 if kind is float else np.int64)
-    except ValueError as error:
+    except (ValueError, OverflowError) as error:
         raise ImpactIQError(
             f"A saved LightGBM tree has a bad '{key}' ({error}); the model file is damaged."
         ) from error
 
 
 def _objective(line: str) -> tuple[str, float]:
-    """('binary' | 'cross_entropy' | 'regression', sigmoid scale) from the `objective=` line."""
-    name, *options = line.split()
+    """('binary' | 'cross_entropy' | 'regression', sigmoid scale) from the `objective=` line.
+
+    Options that change the output (a square-root regression, say) are refused: the
+    transform here would not be LightGBM's.
+    """
+    name, *options = line.split() or [""]
     if name not in _OBJECTIVES:
         raise ImpactIQError(
             f"A saved LightGBM model has objective {name!r}; ImpactIQ trains only {', '.join(_OBJECTIVES)}."
@@ -158,6 +180,15 @@ def _objective(line: str) -> tuple[str, float]:
     sigmoid = 1.0
     for option in options:
         key, _, value = option.partition(":")
-        if key == "sigmoid":
-            sigmoid = float(value)
+        if name == "binary" and key == "sigmoid":
+            try:
+                sigmoid = float(value)
+            except ValueError as error:
+                raise ImpactIQError(
+                    f"A saved LightGBM model has a bad sigmoid {value!r}; retrain it."
+                ) from error
+        else:
+            raise ImpactIQError(
+                f"A saved LightGBM model has objective option {option!r}, which ImpactIQ never uses."
+            )
     return name, sigmoid

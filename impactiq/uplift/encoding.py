@@ -130,6 +130,8 @@ class FeatureEncoder:
             set(categories) | set(medians) != set(features)
             or set(categories) & set(medians)
             or not flag_missing <= set(medians)
+            or len(features) != len(set(features))
+            or any(not levels or len(levels) > MAX_LEVELS for levels in categories.values())
         ):
             raise ImpactIQError("The saved feature encoding does not match its features; retrain the model.")
         encoder = cls()

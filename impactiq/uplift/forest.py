@@ -27,6 +27,9 @@ from impactiq.uplift.trees import children_descend, leaf_of
 # Rows handled at once: the per-tree moments take rows x trees x outputs^2 floats.
 CHUNK_ROWS = 4_096
 # The arrays that make a forest, as `arrays()` returns them and `from_arrays` takes them.
+# A forest estimates an effect per treatment arm plus an intercept; more outputs than this is not
+# a forest ImpactIQ grew (and would make each row's p x p solve needlessly large).
+MAX_OUTPUTS = 32
 ARRAY_NAMES = ("roots", "feature", "threshold", "left", "right", "precond", "jac", "slices", "shape")
 _erfc = np.frompyfunc(math.erfc, 1, 1)
 
@@ -40,19 +43,24 @@ class ForestPredictor:
     """
 
     def __init__(self, *, roots, feature, threshold, left, right, precond, jac, slices, shape):
-        self.roots_ = np.asarray(roots, dtype=np.int64)
-        self.feature_ = np.asarray(feature, dtype=np.int64)
-        self.threshold_ = np.asarray(threshold, dtype=np.float64)
-        self.left_ = np.asarray(left, dtype=np.int64)
-        self.right_ = np.asarray(right, dtype=np.int64)
-        # One row per component (alpha_j; J_jk flattened row-major), one column per node, so a
-        # gather gives contiguous (trees, rows) arrays and every step below is elementwise.
-        self.precond_ = np.ascontiguousarray(precond, dtype=np.float64)
-        self.jac_ = np.ascontiguousarray(jac, dtype=np.float64)
-        self.slices_ = np.asarray(slices, dtype=np.int64)
-        self.n_outputs_, self.n_relevant_outputs_, self.n_features_, has_variance = (
-            int(v) for v in np.asarray(shape).ravel()
-        )
+        try:
+            self.roots_ = np.asarray(roots, dtype=np.int64)
+            self.feature_ = np.asarray(feature, dtype=np.int64)
+            self.threshold_ = np.asarray(threshold, dtype=np.float64)
+            self.left_ = np.asarray(left, dtype=np.int64)
+            self.right_ = np.asarray(right, dtype=np.int64)
+            # One row per component (alpha_j; J_jk flattened row-major), one column per node, so a
+            # gather gives contiguous (trees, rows) arrays and every step below is elementwise.
+            self.precond_ = np.ascontiguousarray(precond, dtype=np.float64)
+            self.jac_ = np.ascontiguousarray(jac, dtype=np.float64)
+            self.slices_ = np.asarray(slices, dtype=np.int64)
+            self.n_outputs_, self.n_relevant_outputs_, self.n_features_, has_variance = (
+                int(v) for v in np.asarray(shape).ravel()
+            )
+        except (TypeError, ValueError, OverflowError) as error:
+            raise ImpactIQError(
+                f"The saved forest's arrays are damaged ({error}); retrain the model."
+            ) from error
         self.has_variance_ = bool(has_variance)
         self._check()
 
@@ -108,24 +116,33 @@ class ForestPredictor:
         }
 
     def _check(self) -> None:
-        """Refuse arrays that do not describe one forest: indices must stay inside the arrays."""
+        """Refuse arrays that do not describe one forest (a damaged or foreign file).
+
+        Every index must stay inside its array, every walk must end (children come after
+        their parent), every split must read a feature the model has, and the sizes must be
+        those of a real forest: at least one tree, a few outputs, bags of two trees or more.
+        """
         n_nodes = self.feature_.size
         p = self.n_outputs_
+        flat = (self.roots_, self.feature_, self.threshold_, self.left_, self.right_)
+        if not (all(a.ndim == 1 for a in flat) and self.slices_.ndim == 2 and 0 < p <= MAX_OUTPUTS):
+            raise ImpactIQError("The saved forest's arrays do not fit together; the model file is damaged.")
         children = np.concatenate([self.left_, self.right_, self.roots_])
+        split = np.unique(children[(children >= 0) & (children < n_nodes)])
+        n_bags, bag_size = self.slices_.shape
         consistent = (
-            self.threshold_.size == n_nodes
-            and self.left_.size == n_nodes
-            and self.right_.size == n_nodes
+            self.roots_.size > 0
+            and self.threshold_.size == self.left_.size == self.right_.size == n_nodes
             and self.precond_.shape == (p, n_nodes)
             and self.jac_.shape == (p * p, n_nodes)
             and 0 < self.n_relevant_outputs_ <= p
-            and self.slices_.ndim == 2
-            and (children.size == 0 or (children.min() >= -n_nodes and children.max() < n_nodes))
+            and self.n_features_ > 0
+            and children_descend(self.left_, self.right_, self.roots_, n_nodes)
+            and np.all((self.feature_[split] >= 0) & (self.feature_[split] < self.n_features_))
+            and (not self.has_variance_ or (n_bags >= 1 and bag_size >= 2))
             and (
                 self.slices_.size == 0 or (self.slices_.min() >= 0 and self.slices_.max() < self.roots_.size)
             )
-            and (n_nodes == 0 or (self.feature_.max() < self.n_features_))
-            and children_descend(self.left_, self.right_, self.roots_, n_nodes)
         )
         if not consistent:
             raise ImpactIQError("The saved forest's arrays do not fit together; the model file is damaged.")
@@ -137,7 +154,7 @@ class ForestPredictor:
 
         theta has shape (n, n_relevant_outputs), variance the same (the diagonal of EconML's
         covariance). Large inputs are split into chunks spread over `n_threads` threads (NumPy
-        and the trees' `apply` release the GIL).
+        and the compiled tree walk release the GIL).
         """
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_:

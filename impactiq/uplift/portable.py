@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -112,7 +113,13 @@ class PortableModel:
                 raise ImpactIQError(f"The saved {role} models do not fit the model's features; retrain it.")
         if self.estimator in _META:
             role, size = _EFFECT_BOOSTERS[self.estimator]
-            if len(self.boosters_[role]) != size or len(self.boosters_.get("bootstrap", [])) % size:
+            arms = self.boosters_[_OUTCOME_BOOSTERS[self.estimator]]
+            wrong_arms = self.estimator != "s_learner" and len(arms) != 2
+            if (
+                wrong_arms
+                or len(self.boosters_[role]) != size
+                or len(self.boosters_.get("bootstrap", [])) % size
+            ):
                 raise ImpactIQError("The saved model has the wrong number of boosters; retrain it.")
         if self.estimator in _FORESTS and (self.forest_ is None or self.forest_.n_features_ != n_out):
             raise ImpactIQError("The saved model's forest does not fit its features; retrain it.")
@@ -286,20 +293,13 @@ class PortableModel:
         """The model from the contents of `model.json` and `model.npz` (checked by the caller)."""
         try:
             structure = json.loads(structure_json.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
             raise ImpactIQError(
                 f"The saved {JSON_FILE} is not valid JSON ({error}); retrain the model."
             ) from error
         if not isinstance(structure, dict):
             raise ImpactIQError(f"The saved {JSON_FILE} does not describe a model; retrain the model.")
-        try:
-            with np.load(io.BytesIO(arrays_npz), allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-            raise ImpactIQError(
-                f"The saved {ARRAYS_FILE} cannot be read ({error}); retrain the model."
-            ) from error
-        return cls.from_parts(structure, arrays)
+        return cls.from_parts(structure, _read_arrays(arrays_npz))
 
     @classmethod
     def from_parts(cls, structure: dict, arrays: dict[str, np.ndarray]) -> PortableModel:
@@ -339,6 +339,45 @@ class PortableModel:
             raise ImpactIQError(
                 f"The saved model is damaged or incomplete ({error!r}); retrain it."
             ) from error
+
+
+_NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _read_arrays(content: bytes) -> dict[str, np.ndarray]:
+    """The arrays of a `model.npz`, read only after checking that they are what they claim.
+
+    `numpy.savez` stores each array uncompressed with a header giving its dtype and shape; a
+    damaged or crafted file could claim a shape far larger than its bytes (numpy would try to
+    allocate it) or hold a compressed bomb. Each member must be stored, and its header's
+    size must fit the member; object arrays (pickles) are refused by `allow_pickle=False`.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for info in archive.infolist():
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size > len(content):
+                    raise ImpactIQError(
+                        f"The saved {ARRAYS_FILE} holds a member it should not; retrain the model."
+                    )
+                with archive.open(info) as member:
+                    read_header = _NPY_HEADERS.get(np.lib.format.read_magic(member))
+                    if read_header is None:
+                        raise ImpactIQError(
+                            f"The saved {ARRAYS_FILE} is in an unknown format; retrain the model."
+                        )
+                    shape, _, dtype = read_header(member)
+                    if dtype.hasobject or math.prod(shape) * dtype.itemsize > info.file_size:
+                        raise ImpactIQError(
+                            f"The saved {ARRAYS_FILE} holds an array that does not match its size; retrain the model."
+                        )
+        with np.load(io.BytesIO(content), allow_pickle=False) as stored:
+            return {name: stored[name] for name in stored.files}
+    except ImpactIQError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, OverflowError) as error:
+        raise ImpactIQError(
+            f"The saved {ARRAYS_FILE} cannot be read ({error}); retrain the model."
+        ) from error
 
 
 def normal_quantile(alpha: float) -> float:

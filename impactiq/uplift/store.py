@@ -33,6 +33,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import time
 import uuid
 from contextlib import contextmanager
@@ -62,6 +63,26 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 VERSIONS_DIR = ".store"
 LOCK_FILE = ".lock"
 STAGING_PREFIX = ".saving-"
+# A staging lock file before it is locked and renamed; removed by `_clean` once this old.
+_NEW_LOCK_PREFIX = ".new-lock-"
+_NEW_LOCK_AGE_S = 60.0
+# A version folder's name: the model's name, a UTC time stamp and eight random hex digits.
+_VERSION_NAME = re.compile(r"([A-Za-z0-9_-]{1,64})\.\d{8}T\d{6}\.[0-9a-f]{8}")
+# The dtypes a numeric feature is read into for scoring.
+_NUMERIC_DTYPES = (
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+)
+# metadata.json is a few tens of kB; anything far larger is not one.
+MAX_METADATA_BYTES = 64 << 20
 LOCK_TIMEOUT_S = 30.0
 # Distributions whose versions are recorded and compared on load (Python is added).
 LIBRARIES = ("numpy", "pandas", "scikit-learn", "econml", "lightgbm", "pyarrow")
@@ -160,54 +181,63 @@ def save_model(
     if not replace:
         check_unused(target)
     store = _versions(root)
-    staging = store / f"{STAGING_PREFIX}{os.getpid()}-{uuid.uuid4().hex}"
-    staging.mkdir()
-    try:
+    with _staging(store) as staging:
         _write_folder(trained, name, staging)
         with _locked(store):
             if not replace:
                 check_unused(target)
             _retire_legacy(target, store)
-            version = store / f"{name}.{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.{uuid.uuid4().hex[:8]}"
+            version = store / _version_name(name)
             os.rename(staging, version)
             _fsync_dir(store)
-            link = root / f".{name}.link-{uuid.uuid4().hex}"
-            os.symlink(os.path.join(VERSIONS_DIR, version.name), link)
-            os.replace(link, target)
-            _fsync_dir(root)
+            _link(target, version)
             _clean(root, store)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
 def default_model_name(trained: TrainedModel) -> str:
-    """A name no other save will pick: outcome, estimator, data set and a time stamp to the second."""
-    data_set = re.sub(r"[^A-Za-z0-9]+", "-", str(trained.data.get("name", "data"))).strip("-")[:20] or "data"
-    stamp = dt.datetime.now(dt.UTC).strftime("%m%d-%H%M%S")
-    return f"{trained.outcome}_{trained.estimator}_{data_set}_{stamp}"[:64].replace(" ", "-")
+    """A fresh, valid name: outcome, estimator, data set, a time stamp and four random hex digits.
+
+    Outside text (the outcome's and the data set's names) is reduced to letters, digits and
+    '-', and shortened so that the time stamp always fits in the 64 characters allowed.
+    """
+
+    def slug(text: object, size: int) -> str:
+        return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-")[:size].strip("-") or "x"
+
+    stamp = f"{dt.datetime.now(dt.UTC):%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+    stem = f"{slug(trained.outcome, 16)}_{trained.estimator}_{slug(trained.data.get('name', 'data'), 16)}"
+    return f"{stem[: 64 - len(stamp) - 1]}_{stamp}"
 
 
 def load_model(path: str | os.PathLike) -> SavedModel:
     """The model in folder `path` (for example 'models/demo'), after checking every file.
 
-    Each file's sha256 must equal the one recorded in metadata.json, and the model must parse
-    as a model; anything else is refused with `ImpactIQError`. Nothing is unpickled.
+    Each file must be a plain file of the size and sha256 recorded in metadata.json, and the
+    model must parse as a model; anything else is refused with `ImpactIQError`. Nothing is
+    unpickled. A model replaced while it is being read is read again once, from its new version.
     """
     folder = Path(path)
+    try:
+        return _load(folder)
+    except OSError:
+        try:
+            return _load(folder)
+        except OSError as error:
+            raise ImpactIQError(
+                f"The model '{folder.name}' changed while it was being read ({error.strerror}); try again."
+            ) from error
+
+
+def _load(folder: Path) -> SavedModel:
     version = _resolve(folder)
     metadata = read_metadata(version)
     _check_files(version)
     contents = {}
     for file in MODEL_FILES:
-        try:
-            contents[file] = (version / file).read_bytes()
-        except OSError as error:
-            raise ImpactIQError(
-                f"The model file {folder / file} cannot be read ({error.strerror}); the model folder is "
-                "incomplete. Retrain the model."
-            ) from error
-        if hashlib.sha256(contents[file]).hexdigest() != metadata["files"][file]["sha256"]:
+        recorded = metadata["files"][file]
+        contents[file] = _read_plain_file(version / file, recorded["bytes"], folder / file)
+        if hashlib.sha256(contents[file]).hexdigest() != recorded["sha256"]:
             raise ImpactIQError(
                 f"The model file {folder / file} does not match the hash recorded when it was saved: it was "
                 "changed or corrupted. Retrain the model or restore the file."
@@ -221,23 +251,31 @@ def load_model(path: str | os.PathLike) -> SavedModel:
     model = PortableModel.from_bytes(contents[JSON_FILE], contents[ARRAYS_FILE])
     if tuple(model.feature_names_in_) != _schema(metadata, folder).features:
         raise ImpactIQError(f"The model in '{folder}' does not match its own schema; retrain the model.")
-    return SavedModel(
-        folder, metadata, model, contents[HOLDOUT_FILE], _version_warnings(metadata["versions"])
-    )
+    return SavedModel(folder, metadata, model, holdout, _version_warnings(metadata["versions"]))
 
 
 def read_holdout(content: bytes, folder: Path):
-    """The holdout predictions parsed from the bytes of holdout.parquet."""
+    """The holdout predictions parsed from the bytes of holdout.parquet, checked for the
+    columns every page reads."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from impactiq.uplift.scoring import REQUIRED_COLUMNS
+
     try:
-        return pq.read_table(pa.BufferReader(content)).to_pandas()
-    except (pa.ArrowException, OSError, ValueError) as error:
+        frame = pq.read_table(pa.BufferReader(content)).to_pandas()
+    except (pa.ArrowException, OSError, ValueError, TypeError, KeyError) as error:
         raise ImpactIQError(
             f"The holdout file of '{folder}' cannot be read ({error}); the model folder is damaged. "
             "Retrain the model."
         ) from error
+    lacking = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if lacking or len(frame) == 0:
+        raise ImpactIQError(
+            f"The holdout file of '{folder}' lacks the predictions {', '.join(lacking) or '(no rows)'}; the "
+            "model folder is damaged. Retrain the model."
+        )
+    return frame
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -249,14 +287,14 @@ def read_metadata(path: str | os.PathLike) -> dict:
             f"{folder}`) or pick an existing one (`list_models`)."
         )
     metadata_path = folder / METADATA_FILE
-    if not metadata_path.is_file():
+    if not os.path.lexists(metadata_path):
         raise ImpactIQError(
             f"'{folder}' is not a saved ImpactIQ model: it has no {METADATA_FILE}. Point to a folder "
             "written by ImpactIQ, such as models/demo."
         )
     try:
-        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        metadata = json.loads(_read_plain_file(metadata_path, None, metadata_path).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ImpactIQError(
             f"'{metadata_path}' is not valid JSON ({error}): it was changed or damaged. Retrain the model."
         ) from error
@@ -283,14 +321,14 @@ def read_metadata(path: str | os.PathLike) -> dict:
             f"'{metadata_path}' lacks the entries {', '.join(wrong)} or they have the wrong type: it was "
             "changed or damaged. Retrain the model."
         )
-    _schema(metadata, folder)
+    _check_profile(metadata, _schema(metadata, folder), metadata_path)
     return metadata
 
 
 def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
     """Every model under `models_dir`: usable ones newest first, then broken ones.
 
-    Each entry has name, path, data_set, rows (rows trained and evaluated on), outcome,
+    Each entry has name, path, version (the folder the name leads to), data_set, rows (rows trained and evaluated on), outcome,
     estimator, created, qini, qini_lower and qini_upper (the holdout Qini AUC and its bootstrap
     95% interval) and error: None for a usable model, else why it cannot be used (listed so
     that it can be seen and deleted, never offered to a page). A model is usable when it loads:
@@ -304,7 +342,7 @@ def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
     for folder in sorted(p for p in root.iterdir() if not p.name.startswith(".")):
         if not (folder.is_dir() or folder.is_symlink()):
             continue
-        entry = {"name": folder.name, "path": str(folder), "error": None}
+        entry = {"name": folder.name, "path": str(folder), "version": str(folder.resolve()), "error": None}
         entry.update(dict.fromkeys(("data_set", "rows", "outcome", "estimator", "created")))
         entry.update(dict.fromkeys(("qini", "qini_lower", "qini_upper")))
         try:
@@ -316,16 +354,21 @@ def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
             entry["error"] = str(error)
             broken.append(entry)
             continue
+        except OSError as error:
+            entry["error"] = f"It changed while it was being read ({error.strerror}); reload the page."
+            broken.append(entry)
+            continue
         good.append(entry)
     good.sort(key=lambda e: e["created"], reverse=True)
     return good + broken
 
 
 def delete_model(path: str | os.PathLike) -> None:
-    """Delete model `path` (`models_dir/name`): its link, then its version folder.
+    """Delete model `path` (`models_dir/name`): its version folder, then its link.
 
-    A broken model can be deleted too. A folder that ImpactIQ did not write (a plain folder
-    holding other files, a link pointing outside the models folder) is refused.
+    A broken model can be deleted too. A plain folder holding files ImpactIQ does not write is
+    refused; a link whose target lies outside the models folder is removed, its target left
+    alone.
     """
     folder = Path(path)
     if not os.path.lexists(folder):
@@ -335,14 +378,14 @@ def delete_model(path: str | os.PathLike) -> None:
     with _locked(store):
         if folder.is_symlink():
             version = _resolve(folder, must_exist=False)
+            if version.parent == store.resolve() and version.is_dir():
+                # Moved away first: a crash now leaves a dangling link (listed broken), never a
+                # deleted model that the next clean-up would bring back.
+                os.rename(version, store / f".deleting-{uuid.uuid4().hex}")
             os.unlink(folder)
             _fsync_dir(root)
-            if version.parent == store.resolve():
-                shutil.rmtree(version, ignore_errors=True)
         elif _is_model_folder(folder, ARTIFACT_FILES) or _is_model_folder(folder, LEGACY_FILES):
-            doomed = store / f"{STAGING_PREFIX}deleting-{uuid.uuid4().hex}"
-            os.rename(folder, doomed)
-            shutil.rmtree(doomed)
+            os.rename(folder, store / f".deleting-{uuid.uuid4().hex}")
         else:
             raise ImpactIQError(
                 f"'{folder}' holds files that ImpactIQ does not write, so it is not deleted. Delete it by "
@@ -458,7 +501,9 @@ def _retire_legacy(target: Path, store: Path) -> None:
             f"'{target}' exists and is not an ImpactIQ model folder, so it is not replaced. Choose another "
             "name or move that folder away."
         )
-    os.rename(target, store / f"{STAGING_PREFIX}retired-{uuid.uuid4().hex}")
+    # Named as a version: a crash before the new link is in place leaves it to `_clean`, which
+    # links it back under its name.
+    os.rename(target, store / _version_name(target.name))
 
 
 def _versions(root: Path) -> Path:
@@ -490,41 +535,121 @@ def _locked(store: Path):
 
 
 def _clean(root: Path, store: Path) -> None:
-    """Remove what crashed or finished saves left behind; runs under the lock.
+    """Tidy up after crashed or finished saves and deletes; runs under the lock.
 
-    Versions no name links to, staging folders of processes that no longer run, link files
-    never renamed into place, and the previous format's hidden staging folders.
+    - a version whose name has no entry at all (a crash between moving it into place and
+      linking it) gets its link back: the newest such version of each name;
+    - every other version no name links to is removed, as are staging folders whose writer no
+      longer holds its lock, folders set aside for deletion, link files never renamed into
+      place, and the previous format's hidden staging folders.
     """
     for entry in root.iterdir():
         if re.fullmatch(r"\..+\.link-[0-9a-f]{32}", entry.name) and entry.is_symlink():
             entry.unlink(missing_ok=True)
         elif re.fullmatch(r"\..+\.(saving|replaced|deleting)-\w+", entry.name) and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)
+    unlinked: dict[str, list[Path]] = {}
+    for entry in sorted(store.iterdir()):
+        match = _VERSION_NAME.fullmatch(entry.name)
+        if match and entry.is_dir() and not os.path.lexists(root / match.group(1)):
+            unlinked.setdefault(match.group(1), []).append(entry)
+    for name, versions in unlinked.items():
+        _link(root / name, versions[-1])  # names sort by time stamp: the last is the newest
     linked = {p.resolve() for p in root.iterdir() if p.is_symlink() and not p.name.startswith(".")}
     for entry in store.iterdir():
-        if entry.name == LOCK_FILE:
+        if entry.name == LOCK_FILE or entry.resolve() in linked:
             continue
-        if entry.name.startswith(STAGING_PREFIX) and _writer_alive(entry.name):
+        if entry.name.startswith(STAGING_PREFIX) and not _abandoned(entry):
             continue
-        if entry.resolve() not in linked:
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        if entry.name.startswith(_NEW_LOCK_PREFIX) and time.time() - entry.lstat().st_mtime < _NEW_LOCK_AGE_S:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
-def _writer_alive(staging_name: str) -> bool:
-    """Whether the process that named staging folder `.saving-<pid>-<id>` still runs."""
-    match = re.match(rf"{re.escape(STAGING_PREFIX)}(\d+)-", staging_name)
-    if match is None:
-        return False
-    pid = int(match.group(1))
-    if pid == os.getpid():
+@contextmanager
+def _staging(store: Path):
+    """A new staging folder in `store`, removed on the way out, and a lock held while writing.
+
+    The lock (an `flock` on `<folder>.lock`) tells `_clean` in any process that the writer is
+    alive; once the writer dies, for any reason, the kernel releases it. The lock file is
+    locked under a temporary name and then renamed, so it is never seen unlocked while its
+    writer lives.
+    """
+    token = uuid.uuid4().hex
+    staging = store / f"{STAGING_PREFIX}{token}"
+    lock_path = store / f"{STAGING_PREFIX}{token}.lock"
+    fresh = store / f"{_NEW_LOCK_PREFIX}{token}"
+    handle = os.open(fresh, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        os.rename(fresh, lock_path)
+        staging.mkdir()
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        lock_path.unlink(missing_ok=True)
+        fresh.unlink(missing_ok=True)
+        os.close(handle)
+
+
+def _abandoned(entry: Path) -> bool:
+    """Whether staging folder (or its lock file) `entry` belongs to a writer that is gone."""
+    lock_path = entry if entry.name.endswith(".lock") else entry.with_name(entry.name + ".lock")
+    try:
+        handle = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
         return True
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
         return False
-    except PermissionError:
-        return True
+    finally:
+        os.close(handle)
     return True
+
+
+def _version_name(name: str) -> str:
+    return f"{name}.{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.{uuid.uuid4().hex[:8]}"
+
+
+def _link(target: Path, version: Path) -> None:
+    """Point name `target` at `version` with one atomic rename of a new link over it."""
+    link = target.parent / f".{target.name}.link-{uuid.uuid4().hex}"
+    os.symlink(os.path.join(VERSIONS_DIR, version.name), link)
+    os.replace(link, target)
+    _fsync_dir(target.parent)
+
+
+def _read_plain_file(path: Path, size: int | None, shown: Path) -> bytes:
+    """The bytes of `path`, which must be a plain file (not a link, a pipe or a device) of
+    `size` bytes when given, else at most `MAX_METADATA_BYTES`."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENXIO):
+            raise ImpactIQError(
+                f"{shown} is not a plain file; the model folder is damaged. Retrain it."
+            ) from error
+        raise
+    try:
+        info = os.fstat(handle)
+        limit = MAX_METADATA_BYTES if size is None else size
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_size > limit
+            or (size is not None and info.st_size != size)
+        ):
+            raise ImpactIQError(
+                f"{shown} is not a plain file of the size recorded when it was saved; the model folder is "
+                "damaged. Retrain the model."
+            )
+        with os.fdopen(handle, "rb", closefd=False) as stream:
+            return stream.read(limit + 1)
+    finally:
+        os.close(handle)
 
 
 def _fsync_file(path: Path) -> None:
@@ -553,7 +678,7 @@ def _check_loadable(folder: Path) -> None:
     version = _resolve(folder)
     key = (
         str(version),
-        *((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(version.iterdir())),
+        *((p.name, p.lstat().st_size, p.lstat().st_mtime_ns) for p in sorted(version.iterdir())),
     )
     if key not in _LOADABLE:
         try:
@@ -567,12 +692,59 @@ def _check_loadable(folder: Path) -> None:
 
 
 def _check_files(version: Path) -> None:
-    names = sorted(p.name for p in version.iterdir())
-    extra = sorted(set(names) - set(ARTIFACT_FILES))
+    """Refuse a version folder holding anything but the plain files that `save_model` writes."""
+    entries = sorted(version.iterdir())
+    extra = [p.name for p in entries if p.name not in ARTIFACT_FILES]
     if extra:
         raise ImpactIQError(
             f"The model folder holds file(s) ImpactIQ does not write ({', '.join(repr(n) for n in extra)}), "
             "so it is not trusted. Delete the model and retrain it."
+        )
+    odd = [p.name for p in entries if not stat.S_ISREG(p.lstat().st_mode)]
+    if odd:
+        raise ImpactIQError(
+            f"In the model folder, {', '.join(repr(n) for n in odd)} is not a plain file (a link, a pipe or "
+            "a folder), so it is not trusted. Delete the model and retrain it."
+        )
+
+
+def _check_profile(metadata: dict, schema: Schema, path: Path) -> None:
+    """Refuse a feature profile that the pages could not use (what each feature looked like)."""
+    profile = metadata["features"]
+
+    def number(value) -> bool:
+        return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+    def numeric(spec) -> bool:
+        return (
+            spec.get("dtype") in _NUMERIC_DTYPES
+            and number(spec.get("min"))
+            and number(spec.get("max"))
+            and number(spec.get("missing_share"))
+            and isinstance(spec.get("quantiles"), dict)
+            and all(number(v) for v in spec["quantiles"].values())
+        )
+
+    def categorical(spec) -> bool:
+        categories, frequencies = spec.get("categories"), spec.get("frequencies")
+        return (
+            isinstance(categories, list)
+            and len(categories) > 0
+            and all(isinstance(c, str) for c in categories)
+            and isinstance(frequencies, dict)
+            and all(number(v) and v is not None for v in frequencies.values())
+        )
+
+    wrong = [
+        name
+        for names, valid in ((schema.numeric_features, numeric), (schema.categorical_features, categorical))
+        for name in names
+        if not (isinstance(profile.get(name), dict) and valid(profile[name]))
+    ]
+    if wrong:
+        raise ImpactIQError(
+            f"'{path}' describes the feature(s) {', '.join(map(repr, wrong[:5]))} wrongly: it was changed or "
+            "damaged. Retrain the model."
         )
 
 

@@ -28,6 +28,30 @@ ROWS_PER_THREAD = 16_384
 _ZERO_THRESHOLD = 1e-35
 
 
+def leaf_sum(
+    X: np.ndarray,
+    roots: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    leaf_value: np.ndarray,
+    *,
+    default_left: np.ndarray | None = None,
+    missing_type: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each row's sum over the trees of the value of the leaf it reaches, shape (rows,).
+
+    What a boosted model's raw score is; summed inside the walk, so memory does not grow with
+    the number of trees. Trees are added in order, as LightGBM adds them.
+    """
+    n_rows = np.shape(X)[0]
+    out = np.zeros((1, n_rows), dtype=np.float64)
+    values = np.ascontiguousarray(leaf_value, dtype=np.float64)
+    _run(_kernel(), X, roots, feature, threshold, left, right, default_left, missing_type, values, out)
+    return out[0]
+
+
 def leaf_of(
     X: np.ndarray,
     roots: np.ndarray,
@@ -44,6 +68,16 @@ def leaf_of(
     `roots[i]` is tree i's root (a node index, or a leaf code for a one-leaf tree). Passing
     `default_left` and `missing_type` (per node) applies LightGBM's missing-value rule.
     """
+    out = np.empty((len(roots), np.shape(X)[0]), dtype=np.int64)
+    no_values = np.empty(0, dtype=np.float64)
+    _run(_kernel(), X, roots, feature, threshold, left, right, default_left, missing_type, no_values, out)
+    return out
+
+
+def _run(
+    kernel, X, roots, feature, threshold, left, right, default_left, missing_type, leaf_value, out
+) -> None:
+    """Run a compiled walk over all rows, in threads for large inputs."""
     X = np.ascontiguousarray(X, dtype=np.float64)
     lightgbm = missing_type is not None
     n_nodes = len(feature)
@@ -51,7 +85,6 @@ def leaf_of(
         default_left = np.zeros(n_nodes, dtype=np.bool_)
         missing_type = np.zeros(n_nodes, dtype=np.int8)
     n_rows = X.shape[0]
-    out = np.empty((len(roots), n_rows), dtype=np.int64)
     arrays = (
         X,
         np.ascontiguousarray(roots, dtype=np.int64),
@@ -62,8 +95,8 @@ def leaf_of(
         np.ascontiguousarray(default_left, dtype=np.bool_),
         np.ascontiguousarray(missing_type, dtype=np.int8),
         lightgbm,
+        leaf_value,
     )
-    kernel = _kernel()
     n_threads = min(os.cpu_count() or 1, max(1, n_rows // ROWS_PER_THREAD))
     bounds = np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
     if n_threads == 1:
@@ -72,7 +105,6 @@ def leaf_of(
         # The compiled loop releases the GIL, so threads walk their rows in parallel.
         with ThreadPoolExecutor(n_threads) as pool:
             list(pool.map(lambda i: kernel(*arrays, bounds[i], bounds[i + 1], out), range(n_threads)))
-    return out
 
 
 def children_descend(left: np.ndarray, right: np.ndarray, roots: np.ndarray, n_leaves: int) -> bool:
@@ -93,8 +125,23 @@ def children_descend(left: np.ndarray, right: np.ndarray, roots: np.ndarray, n_l
     )
 
 
-def _walk(X, roots, feature, threshold, left, right, default_left, missing_type, lightgbm, start, stop, out):
-    """The loop `leaf_of` compiles: rows start..stop down every tree."""
+def _walk(
+    X,
+    roots,
+    feature,
+    threshold,
+    left,
+    right,
+    default_left,
+    missing_type,
+    lightgbm,
+    leaf_value,
+    start,
+    stop,
+    out,
+):
+    """Rows start..stop down every tree: each leaf into out[tree, row], or (with `leaf_value`)
+    the leaves' values added up into out[0, row]."""
     for tree in range(roots.shape[0]):
         for row in range(start, stop):
             node = roots[tree]
@@ -113,12 +160,16 @@ def _walk(X, roots, feature, threshold, left, right, default_left, missing_type,
                 else:
                     go_left = value <= threshold[node]
                 node = left[node] if go_left else right[node]
-            out[tree, row] = -node - 1
+            if leaf_value.shape[0]:
+                out[0, row] += leaf_value[-node - 1]
+            else:
+                out[tree, row] = -node - 1
 
 
 @cache
 def _kernel():
-    """`_walk` compiled without the GIL (so threads run it in parallel), cached on disk."""
+    """`_walk` compiled without the GIL (so threads run it in parallel), cached on disk; numba
+    compiles it once per output type (leaves: int64, sums: float64)."""
     import numba
 
     return numba.njit(cache=True, nogil=True)(_walk)

@@ -80,6 +80,12 @@ def test_a_bad_model_name_is_refused(train_page):
     _labelled(at.number_input, REPLICATES).set_value(50)
     _button(at, "Train").click()
     at.run()
+    suggested = _labelled(at.text_input, SAVE_AS).value
+    at.switch_page("pages/data.py")
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert _labelled(at.text_input, SAVE_AS).value == suggested  # a visit elsewhere loses nothing
     _labelled(at.text_input, SAVE_AS).set_value("no spaces/allowed")
     _button(at, "Save model").click()
     at.run()

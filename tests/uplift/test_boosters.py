@@ -85,3 +85,28 @@ def test_a_wrong_number_of_columns_is_refused(data):
     booster = TextBooster(lgb.LGBMRegressor(**SETTINGS).fit(X, y).booster_.model_to_string())
     with pytest.raises(ImpactIQError, match="expects 5 feature columns"):
         booster.predict(X[:, :3])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.replace("right_child=", "right_child=1 ", 1), "inconsistent"),  # one child too many
+        (lambda t: t.replace("objective=regression", "objective=regression sqrt"), "option 'sqrt'"),
+        (
+            lambda t: t.replace("max_feature_idx=4", "max_feature_idx=99999999999999999999999999"),
+            "impossible",
+        ),
+        (lambda t: t.replace("tree\nversion", "tree\naverage_output\nversion"), "averages its trees"),
+        (
+            lambda t: t.replace("left_child=", "left_child=0 ", 1).replace(
+                "left_child=0 1", "left_child=0", 1
+            ),
+            "tree",
+        ),
+    ],
+)
+def test_text_that_is_not_what_it_claims_is_refused(data, change, message):
+    X, y = data
+    text = lgb.LGBMRegressor(**SETTINGS).fit(X, y).booster_.model_to_string()
+    with pytest.raises(ImpactIQError, match=message):
+        TextBooster(change(text))

@@ -149,6 +149,8 @@ def test_the_encoding_survives_its_json_form(table):
         lambda d: d.update(features="abc"),
         lambda d: d.update(flag_missing=["not_a_feature"]),
         lambda d: d["categories"].update({d["features"][0]: ["x"]}),
+        lambda d: d["categories"].update(channel=[str(i) for i in range(MAX_LEVELS + 1)]),
+        lambda d: d["categories"].update(channel=[]),
     ],
 )
 def test_a_damaged_json_encoding_is_refused(table, damage):

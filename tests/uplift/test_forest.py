@@ -104,3 +104,23 @@ def test_a_wrong_number_of_columns_is_refused(fitted):
     model, scoring = fitted
     with pytest.raises(ImpactIQError, match="expects 12 feature columns"):
         model.portable_.forest_.predict(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda a: a.update(feature=np.where(a["left"] >= 0, -(10**6), a["feature"])),  # read outside X
+        lambda a: a.update(shape=np.array([1.0, 1.0, 2.0, np.inf])),
+        lambda a: a.update(left=a["left"][None, :]),
+        lambda a: a.update(slices=a["slices"][:0]),
+        lambda a: a.update(slices=a["slices"][:, :1]),  # bags of one tree have no variance
+        lambda a: a.update(roots=a["roots"][:0]),
+        lambda a: a.update(shape=np.array([10**6, 1, 12, 1])),
+    ],
+)
+def test_arrays_that_would_crash_or_hang_scoring_are_refused(fitted, damage):
+    model, _ = fitted
+    arrays = dict(model.portable_.forest_.arrays())
+    damage(arrays)
+    with pytest.raises(ImpactIQError, match="forest's arrays"):
+        ForestPredictor.from_arrays(arrays)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
 import threading
@@ -340,14 +341,41 @@ def test_a_model_folder_of_the_old_format_is_replaced_by_a_link(trained, models_
 
 def test_stale_staging_folders_and_orphan_versions_are_cleaned_up(trained, saved, models_dir):
     versions = models_dir / VERSIONS_DIR
-    dead = versions / ".saving-999999999-abc"  # no such process
+    dead = versions / ".saving-0123"  # its writer's lock is not held: the writer is gone
+    (versions / ".saving-0123.lock").write_text("")
+    no_lock = versions / ".saving-4567"
     orphan = versions / "forest.20200101T000000.deadbeef"  # a version no name links to
     old_format = models_dir / ".forest.replaced-0123abcd"
-    for folder in (dead, orphan, old_format):
+    for folder in (dead, no_lock, orphan, old_format):
         folder.mkdir()
         (folder / "model.json").write_text("{}")
+    stale_lock = versions / ".new-lock-89ab"
+    stale_lock.write_text("")
+    os.utime(stale_lock, (0, 0))
     save_model(trained, "second", models_dir=models_dir)
-    assert not dead.exists() and not orphan.exists() and not old_format.exists()
+    for leftover in (dead, no_lock, orphan, old_format, stale_lock, versions / ".saving-0123.lock"):
+        assert not os.path.lexists(leftover), leftover
+    load_model(saved)
+
+
+def test_a_live_writers_staging_folder_is_left_alone(trained, saved, models_dir):
+    import fcntl
+
+    versions = models_dir / VERSIONS_DIR
+    live = versions / ".saving-live"
+    live.mkdir()
+    with open(versions / ".saving-live.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        save_model(trained, "second", models_dir=models_dir)
+        assert live.exists()
+
+
+def test_a_version_left_without_its_link_gets_it_back(trained, saved, models_dir):
+    """A crash between moving a version into place and linking it: the next save relinks it."""
+    version = saved.resolve()
+    saved.unlink()
+    save_model(trained, "second", models_dir=models_dir)
+    assert saved.resolve() == version
     load_model(saved)
 
 
@@ -442,15 +470,26 @@ def test_a_kill_at_any_step_of_a_replace_leaves_the_old_or_the_new_model(saved, 
         pytest.fail("the save never completed")
     assert step > 10 and "completed" in result.stdout
     assert seeds == {2, 12345}
+    # A lock file that a killed writer had just created is kept for a minute (it could be a
+    # live writer's, about to lock it); everything else it left is gone.
     leftovers = [p for p in (models_dir / VERSIONS_DIR).iterdir() if p.name != ".lock"]
-    assert leftovers == [saved.resolve()]
+    assert [p for p in leftovers if not p.name.startswith(".new-lock-")] == [saved.resolve()]
     assert sorted(p.name for p in models_dir.iterdir()) == [VERSIONS_DIR, "forest"]
 
 
 def test_default_names_are_valid_unique_and_say_what_the_model_is(trained):
+    import dataclasses
+
     name = default_model_name(trained)
     store.check_name(name)
     assert name.startswith("visit_causal_forest_criteo-like_")
+    assert len({default_model_name(trained) for _ in range(20)}) == 20
+    odd = dataclasses.replace(
+        trained, outcome="Revenue (USD) " + "x" * 80, data={"name": "![i](http://h/x).csv"}
+    )
+    name = default_model_name(odd)
+    store.check_name(name)
+    assert re.search(r"_\d{4}-\d{6}-[0-9a-f]{4}$", name)  # the time stamp always fits
 
 
 # ---------------------------------------------------------------- listing and deleting
@@ -536,3 +575,80 @@ def test_import_impactiq_stays_light_and_loads_models_lazily(saved):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "SavedModel"
+
+
+def _npz_claiming_a_huge_array(path: Path) -> None:
+    """A valid .npz whose one array's header claims 2**47 floats it does not hold."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (2**47,)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("forest.roots.npy", header.getvalue() + b"\0" * 64)
+
+
+def _nested_json(path: Path) -> None:
+    path.write_text("[" * 100_000 + "]" * 100_000)
+
+
+def _huge_number_json(path: Path) -> None:
+    path.write_text('{"format": 1, "estimator": ' + "9" * 5_000 + "}")
+
+
+def _one_column_holdout(path: Path) -> None:
+    pd.DataFrame({"y": [0.0, 1.0]}).to_parquet(path)
+
+
+def _holdout_with_broken_pandas_metadata(path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"y": [0.0]}).replace_schema_metadata({b"pandas": b'{"columns": 5, "index_columns": 3}'})
+    pq.write_table(table, path)
+
+
+@pytest.mark.parametrize(
+    ("target", "craft"),
+    [
+        ("model.npz", _npz_claiming_a_huge_array),
+        ("model.json", _nested_json),
+        ("model.json", _huge_number_json),
+        ("holdout.parquet", _one_column_holdout),
+        ("holdout.parquet", _holdout_with_broken_pandas_metadata),
+    ],
+    ids=["huge-npz-header", "nested-json", "huge-number", "holdout-one-column", "holdout-bad-metadata"],
+)
+def test_crafted_files_with_rewritten_hashes_are_refused_cleanly(saved, models_dir, target, craft):
+    craft(saved.resolve() / target)
+    _rehash(saved)
+    with pytest.raises(ImpactIQError):
+        _ = load_model(saved).holdout
+    (entry,) = list_models(models_dir)
+    assert entry["error"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-dev-zero", "dangling-link", "folder"])
+def test_a_model_file_that_is_not_a_plain_file_is_refused_without_reading_it(saved, models_dir, kind):
+    path = saved.resolve() / "model.json"
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would wait for ever
+    elif kind == "link-to-dev-zero":
+        path.symlink_to("/dev/zero")  # reading it would never end
+    elif kind == "dangling-link":
+        path.symlink_to("/nonexistent")
+    else:
+        path.mkdir()
+    with pytest.raises(ImpactIQError, match="not a plain file"):
+        load_model(saved)
+    (entry,) = list_models(models_dir)
+    assert "not a plain file" in entry["error"]
+
+
+def test_a_feature_profile_the_pages_could_not_use_is_refused(saved):
+    metadata = json.loads((saved / "metadata.json").read_text())
+    metadata["features"]["f0"]["dtype"] = "zzz"
+    (saved / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ImpactIQError, match="describes the feature.*'f0'"):
+        load_model(saved)
