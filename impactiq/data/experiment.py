@@ -42,7 +42,8 @@ class Experiment:
     """A randomized experiment ready for analysis.
 
     `frame` keeps only rows in the treated or control group, with compact dtypes; `t` is 1 for
-    treated rows and 0 for control. `warnings` are things the user should see but that do not
+    treated rows and 0 for control. With separate arms (`schema.arms`), `arm` is 0 for control
+    and k for the k-th arm; otherwise None. `warnings` are things the user should see but that do not
     stop the analysis (a post-treatment column left out, rows of a third arm dropped, a constant
     feature left out, values too large for a model made missing, a file that was not UTF-8).
     """
@@ -52,6 +53,12 @@ class Experiment:
     schema: Schema
     t: np.ndarray
     warnings: list[str] = field(default_factory=list)
+    arm: np.ndarray | None = None
+
+    @property
+    def arm_names(self) -> tuple[str, ...]:
+        """The treated arms, as text, in the order of `arm` codes 1, 2, ...; empty when pooled."""
+        return tuple(str(a) for a in self.schema.arms)
 
     @property
     def n_rows(self) -> int:
@@ -69,6 +76,11 @@ class Experiment:
     def tau(self, outcome: str) -> np.ndarray | None:
         """The true individual effect on `outcome` (synthetic data only), else None."""
         column = self.schema.truth.get(outcome)
+        return None if column is None else self.frame[column].to_numpy(dtype=np.float64)
+
+    def arm_tau(self, outcome: str, arm: str) -> np.ndarray | None:
+        """The true individual effect of `arm` versus control on `outcome` (synthetic data only)."""
+        column = self.schema.arm_truth.get(outcome, {}).get(arm)
         return None if column is None else self.frame[column].to_numpy(dtype=np.float64)
 
 
@@ -126,9 +138,32 @@ def prepare_experiment(df: pd.DataFrame, schema: Schema | None = None, *, name: 
         frame[truth] = _numbers(column(truth), truth, f"true effect of '{outcome}'", positions).astype(
             np.float32
         )
+    for outcome, by_arm in schema.arm_truth.items():
+        for arm, truth in by_arm.items():
+            frame[truth] = _numbers(
+                column(truth), truth, f"true effect of '{arm}' on '{outcome}'", positions
+            ).astype(np.float32)
+    arm = _arm_codes(column(schema.treatment), schema) if schema.arms else None
     # The arrays and series above are new and owned here: no copy, and no consolidation (which
     # would copy every float32 feature into one block).
-    return Experiment(name=name, frame=pd.DataFrame(frame, copy=False), schema=schema, t=t, warnings=warnings)
+    return Experiment(
+        name=name, frame=pd.DataFrame(frame, copy=False), schema=schema, t=t, warnings=warnings, arm=arm
+    )
+
+
+def _arm_codes(treatment: pd.Series, schema: Schema) -> np.ndarray:
+    """Each kept row's arm: 0 for control, k for `schema.arms[k - 1]`; every arm needs rows."""
+    codes = np.zeros(len(treatment), dtype=np.int8)
+    for k, value in enumerate(schema.arms, start=1):
+        member = _isin(treatment, (value,))
+        count = int(member.sum())
+        if count < MIN_ROWS_PER_ARM:
+            raise ImpactIQError(
+                f"The arm '{value}' of '{schema.treatment}' has only {_rows(count)}; each arm needs at least "
+                f"{MIN_ROWS_PER_ARM}. Pool it with another arm, or use a larger sample of the experiment."
+            )
+        codes[member] = k
+    return codes
 
 
 def check_outcome(experiment: Experiment, outcome: str) -> None:

@@ -36,6 +36,11 @@ class Schema:
     and control; rows with any other value are dropped (so a single arm of a three-arm test
     can be compared with control). `binary_outcomes` is the subset of `outcomes` holding
     0/1 values. `truth` maps an outcome to the column holding its true individual effect.
+
+    `arms`, when not empty, keeps the treated values apart: each is a treatment of its own (a
+    channel of a multi-arm experiment), compared with control and with each other, in this
+    order; empty means every treated value pools into one treatment. `arm_truth` maps an
+    outcome to {arm (as text): column holding that arm's true effect} on synthetic data.
     """
 
     treatment: str
@@ -47,6 +52,8 @@ class Schema:
     categorical_features: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
     truth: dict[str, str] = field(default_factory=dict)
+    arms: tuple = ()
+    arm_truth: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -127,13 +134,16 @@ def build_schema(
     control_values,
     outcomes,
     features=None,
+    separate_arms: bool = False,
 ) -> Schema:
     """A schema for a non-Criteo table from the user's choices.
 
     Feature types are read from the data: numbers are numeric features, anything else
     categorical. When `features` is None every remaining column is a feature except
-    post-treatment and truth columns. Raises ImpactIQError naming the column when a chosen
-    column is missing or a column has two roles.
+    post-treatment and truth columns. With `separate_arms` each treated value is an arm of
+    its own (at least two are needed), and `tau_<outcome>_<arm>` columns are its true effects.
+    Raises ImpactIQError naming the column when a chosen column is missing or a column has
+    two roles.
     """
     columns = list(df.columns)
     outcomes = tuple(outcomes)
@@ -159,10 +169,22 @@ def build_schema(
             f"Value(s) {sorted(map(str, overlap))} of '{treatment}' are marked both treated and "
             "control; give each value one role."
         )
+    if separate_arms and len(treated_values) < 2:
+        raise ImpactIQError(
+            f"Separate arms need two or more treated values of '{treatment}'; with one, it is a plain "
+            "treated-versus-control experiment."
+        )
+    arms = treated_values if separate_arms else ()
     # A post-treatment column may be studied as an outcome; it is excluded only as a feature.
     excluded = tuple(c for c in columns if c in POST_TREATMENT_COLUMNS and c not in outcomes)
     truth = {o: TRUTH_PREFIX + o for o in outcomes if TRUTH_PREFIX + o in columns}
-    reserved = {treatment, *outcomes, *excluded, *truth.values()}
+    arm_truth = {
+        o: {str(a): f"{TRUTH_PREFIX}{o}_{a}" for a in arms if f"{TRUTH_PREFIX}{o}_{a}" in columns}
+        for o in outcomes
+    }
+    arm_truth = {o: columns_by_arm for o, columns_by_arm in arm_truth.items() if columns_by_arm}
+    arm_truth_columns = [c for by_arm in arm_truth.values() for c in by_arm.values()]
+    reserved = {treatment, *outcomes, *excluded, *truth.values(), *arm_truth_columns}
     if features is None:
         features = [c for c in columns if c not in reserved]
     features = list(features)
@@ -189,6 +211,8 @@ def build_schema(
         categorical_features=categorical,
         excluded=excluded,
         truth=truth,
+        arms=arms,
+        arm_truth=arm_truth,
     )
 
 

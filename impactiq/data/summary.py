@@ -67,6 +67,11 @@ class Summary:
       mean_treated, mean_control, smd, flagged (|smd| > SMD_THRESHOLD).
     truth: None unless the data carries true effects; then outcome, true_effect (mean of tau),
       estimate, estimate_lower, estimate_upper, covered (whether the interval holds the truth).
+    arm_effects: None unless the arms are kept apart (`Schema.arms`); then one row per outcome
+      and comparison, each arm against control and then each arm against every later arm:
+      outcome, kind, arm, versus, arm_rows, versus_rows, arm_mean, versus_mean, effect (arm
+      minus versus), se, effect_lower, effect_upper, p_value, and true_effect (the mean true
+      effect of arm versus control on synthetic data, NaN otherwise or for arm against arm).
     """
 
     name: str
@@ -78,6 +83,7 @@ class Summary:
     balance: pd.DataFrame
     randomization: RandomizationCheck
     truth: pd.DataFrame | None
+    arm_effects: pd.DataFrame | None = None
 
 
 def summarise(experiment: Experiment, *, alpha: float = 0.05) -> Summary:
@@ -105,6 +111,7 @@ def summarise(experiment: Experiment, *, alpha: float = 0.05) -> Summary:
         balance=balance,
         randomization=_randomization(experiment, treated, balance, alpha, z),
         truth=_truth(experiment, effects),
+        arm_effects=_arm_effects(experiment, z),
     )
 
 
@@ -197,6 +204,49 @@ def _effects(experiment: Experiment, treated: np.ndarray, z: float) -> tuple[pd.
             }
         )
     return pd.DataFrame(effect_rows), pd.DataFrame(rate_rows)
+
+
+def _arm_effects(experiment: Experiment, z: float) -> pd.DataFrame | None:
+    """Each arm against control, then each arm against every later arm, per outcome.
+
+    The same unpooled difference in means as `effects` (Wald variances for rates, sample
+    variances for amounts), computed on the rows of the two arms compared.
+    """
+    if experiment.arm is None:
+        return None
+    schema = experiment.schema
+    labels = [", ".join(map(str, schema.control_values)), *experiment.arm_names]
+    k = len(experiment.arm_names)
+    pairs = [(a, 0) for a in range(1, k + 1)] + [(a, b) for a in range(1, k + 1) for b in range(a + 1, k + 1)]
+    codes = np.asarray(experiment.arm)
+    rows = []
+    for outcome in schema.outcomes:
+        y = experiment.y(outcome)
+        binary = schema.is_binary(outcome)
+        for a, b in pairs:
+            member = (codes == a) | (codes == b)
+            difference = difference_in_means(y[member], codes[member] == a, ddof=0 if binary else 1)
+            effect, se = difference.estimate, difference.se
+            tau = experiment.arm_tau(outcome, labels[a]) if b == 0 else None
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "kind": "rate" if binary else "mean",
+                    "arm": labels[a],
+                    "versus": labels[b],
+                    "arm_rows": difference.treated.n,
+                    "versus_rows": difference.control.n,
+                    "arm_mean": difference.treated.estimate,
+                    "versus_mean": difference.control.estimate,
+                    "effect": effect,
+                    "se": se,
+                    "effect_lower": effect - z * se,
+                    "effect_upper": effect + z * se,
+                    "p_value": float(2.0 * stats.norm.sf(abs(effect) / se)) if se > 0 else float(effect == 0),
+                    "true_effect": float(tau.mean()) if tau is not None else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _relative_lift(m1: float, se1: float, m0: float, se0: float, z: float) -> tuple[float, float, float]:

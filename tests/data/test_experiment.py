@@ -511,3 +511,63 @@ def test_the_experiment_does_not_change_with_the_table_it_came_from():
     frame.loc[:, "history"] = -1.0
     frame.loc[:, "segment"] = "No E-Mail"
     pd.testing.assert_frame_equal(experiment.frame, before)
+
+
+def _three_arm_table(n_per_arm: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    arms = np.repeat(["none", "email", "social"], n_per_arm)
+    return pd.DataFrame(
+        {
+            "channel": arms,
+            "x": rng.normal(size=arms.size),
+            "y": rng.integers(0, 2, arms.size),
+            "tau_y_email": 0.01,
+            "tau_y_social": np.linspace(0, 0.1, arms.size),
+        }
+    )
+
+
+def test_separate_arms_give_each_row_its_arm_and_each_arm_its_truth():
+    table = _three_arm_table()
+    schema = build_schema(
+        table,
+        treatment="channel",
+        treated_values=["email", "social"],
+        control_values=["none"],
+        outcomes=["y"],
+        separate_arms=True,
+    )
+    experiment = prepare_experiment(table, schema)
+    assert experiment.arm_names == ("email", "social")
+    np.testing.assert_array_equal(experiment.arm, np.repeat([0, 1, 2], 40))
+    np.testing.assert_array_equal(experiment.t, experiment.arm > 0)
+    np.testing.assert_allclose(experiment.arm_tau("y", "social"), table["tau_y_social"], rtol=1e-6)
+    assert experiment.arm_tau("y", "display") is None
+    assert "tau_y_email" not in experiment.schema.features
+
+
+def test_a_pooled_experiment_has_no_arms():
+    table = _three_arm_table()
+    schema = build_schema(
+        table,
+        treatment="channel",
+        treated_values=["email", "social"],
+        control_values=["none"],
+        outcomes=["y"],
+    )
+    assert prepare_experiment(table, schema).arm is None
+
+
+def test_an_arm_with_too_few_rows_is_refused_by_name():
+    table = _three_arm_table()
+    table = table[~((table["channel"] == "social") & (table.index % 40 > 5))]
+    schema = build_schema(
+        table,
+        treatment="channel",
+        treated_values=["email", "social"],
+        control_values=["none"],
+        outcomes=["y"],
+        separate_arms=True,
+    )
+    with pytest.raises(ImpactIQError, match="arm 'social' of 'channel' has only 6 rows"):
+        prepare_experiment(table, schema)

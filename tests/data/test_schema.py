@@ -166,3 +166,50 @@ def test_is_binary():
         outcomes=["visit", "spend"],
     )
     assert schema.is_binary("visit") and not schema.is_binary("spend")
+
+
+def test_separate_arms_keep_each_treated_value_and_reserve_their_truth():
+    frame = pd.DataFrame(
+        {
+            "channel": ["none", "email", "social"] * 10,
+            "x": range(30),
+            "conversion": [0, 1] * 15,
+            "tau_conversion_email": 0.01,
+            "tau_conversion_social": 0.02,
+        }
+    )
+    schema = build_schema(
+        frame,
+        treatment="channel",
+        treated_values=["email", "social"],
+        control_values=["none"],
+        outcomes=["conversion"],
+        separate_arms=True,
+    )
+    assert schema.arms == ("email", "social")
+    assert schema.arm_truth == {
+        "conversion": {"email": "tau_conversion_email", "social": "tau_conversion_social"}
+    }
+    assert schema.features == ("x",)  # the truth columns are never features
+    assert Schema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
+    pooled = build_schema(
+        frame,
+        treatment="channel",
+        treated_values=["email", "social"],
+        control_values=["none"],
+        outcomes=["conversion"],
+    )
+    assert pooled.arms == () and pooled.arm_truth == {}
+
+
+def test_separate_arms_need_two_treated_values():
+    frame = pd.DataFrame({"channel": ["none", "email"] * 5, "x": range(10), "y": [0, 1] * 5})
+    with pytest.raises(ImpactIQError, match="two or more treated values"):
+        build_schema(
+            frame,
+            treatment="channel",
+            treated_values=["email"],
+            control_values=["none"],
+            outcomes=["y"],
+            separate_arms=True,
+        )

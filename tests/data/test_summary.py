@@ -293,3 +293,58 @@ def test_rejects_an_arm_with_one_row():
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [1, 0, 0, 1]})
     with pytest.raises(ImpactIQError, match="each arm needs at least 2"):
         summarise(make_experiment(frame, [1, 1, 1, 0], numeric=["x"]))
+
+
+@pytest.fixture(scope="module")
+def hillstrom_arms():
+    """Hillstrom with its e-mails kept apart: men's and women's e-mail are two arms."""
+    from impactiq.data.demo import HILLSTROM_FEATURES, HILLSTROM_FILE
+    from impactiq.data.experiment import prepare_experiment
+    from impactiq.data.reader import read_table
+    from impactiq.data.schema import build_schema
+
+    frame = read_table(HILLSTROM_FILE, max_bytes=None)
+    schema = build_schema(
+        frame,
+        treatment="segment",
+        treated_values=["Mens E-Mail", "Womens E-Mail"],
+        control_values=["No E-Mail"],
+        outcomes=["visit", "conversion", "spend"],
+        features=list(HILLSTROM_FEATURES),
+        separate_arms=True,
+    )
+    return summarise(prepare_experiment(frame, schema))
+
+
+@pytest.mark.parametrize(
+    ("arm", "versus", "effect", "low", "high"),
+    [
+        ("Mens E-Mail", "No E-Mail", 0.0766, 0.0700, 0.0832),
+        ("Womens E-Mail", "No E-Mail", 0.0452, 0.0389, 0.0516),
+        ("Mens E-Mail", "Womens E-Mail", 0.0314, 0.0243, 0.0384),
+    ],
+)
+def test_hillstrom_arms_against_control_and_each_other(hillstrom_arms, arm, versus, effect, low, high):
+    """The published per-arm visit effects, in one summary of the three-arm experiment."""
+    table = hillstrom_arms.arm_effects
+    row = table[(table["outcome"] == "visit") & (table["arm"] == arm) & (table["versus"] == versus)].iloc[0]
+    assert (round(row["effect"], 4), round(row["effect_lower"], 4), round(row["effect_upper"], 4)) == (
+        effect,
+        low,
+        high,
+    )
+    assert row["arm_rows"] + row["versus_rows"] > 42_000
+
+
+def test_arm_effects_equal_the_single_arm_summaries(hillstrom_arms):
+    """Comparing an arm with control in the three-arm table equals the two-arm experiment's effect."""
+    single = summarise(load_demo("hillstrom", arm="womens")).effects.set_index("outcome")
+    table = hillstrom_arms.arm_effects
+    rows = table[(table["arm"] == "Womens E-Mail") & (table["versus"] == "No E-Mail")].set_index("outcome")
+    for outcome in ("visit", "conversion", "spend"):
+        for column in ("effect", "effect_lower", "effect_upper", "p_value"):
+            assert rows.loc[outcome, column] == pytest.approx(single.loc[outcome, column], rel=1e-12)
+
+
+def test_a_pooled_experiment_has_no_arm_table(hillstrom):
+    assert hillstrom.arm_effects is None
