@@ -57,7 +57,13 @@ from impactiq.errors import ImpactIQError
 from impactiq.uplift.boosters import TextBooster
 from impactiq.uplift.encoding import FeatureEncoder
 from impactiq.uplift.forest import ForestPredictor
-from impactiq.uplift.portable import ESTIMATORS, PortableModel, normal_quantile
+from impactiq.uplift.portable import (
+    ESTIMATORS,
+    MAX_ARMS,
+    MULTI_ARM_ESTIMATORS,
+    PortableModel,
+    normal_quantile,
+)
 
 ESTIMATOR_DESCRIPTIONS = {
     "causal_forest": (
@@ -137,25 +143,32 @@ class NotFittedError(ImpactIQError, AttributeError):
 
 
 class KnownPropensity(ClassifierMixin, BaseEstimator):
-    """A 'classifier' that returns the known treatment probability for every row.
+    """A 'classifier' that returns the known treatment probabilities for every row.
 
     It stands in for EconML's propensity model: in a randomized experiment the probability of
     treatment is set by design, so there is nothing to learn (see the module docstring).
+    `propensity` is the treated share of a two-arm experiment; `shares`, when given, the share
+    of every arm (control first) of a multi-arm one.
     """
 
-    def __init__(self, propensity: float = 0.5):
+    def __init__(self, propensity: float = 0.5, shares: tuple[float, ...] | None = None):
         self.propensity = propensity
+        self.shares = shares
 
     def fit(self, X, y, sample_weight=None):
         self.classes_ = np.unique(y)
         return self
 
+    def _probabilities(self) -> np.ndarray:
+        if self.shares is not None:
+            return np.asarray(self.shares, dtype=np.float64)
+        return np.array([1.0 - self.propensity, self.propensity])
+
     def predict_proba(self, X) -> np.ndarray:
-        n = len(X)
-        return np.column_stack([np.full(n, 1.0 - self.propensity), np.full(n, self.propensity)])
+        return np.tile(self._probabilities(), (len(X), 1))
 
     def predict(self, X) -> np.ndarray:
-        return np.full(len(X), self.classes_[int(self.propensity >= 0.5)])
+        return np.full(len(X), self.classes_[int(np.argmax(self._probabilities()))])
 
 
 class UpliftModel(BaseEstimator):
@@ -165,7 +178,8 @@ class UpliftModel(BaseEstimator):
     - estimator: one of `ESTIMATORS`.
     - binary_outcome: True for 0/1 outcomes (visit, conversion); False for amounts (spend).
     - propensity: the known probability of treatment; None means the treated share of the
-      training data (the experiment's design, estimated without a model).
+      training data (the experiment's design, estimated without a model). With several arms
+      it must be None: each arm's share of the training data is its known probability.
     - random_state: seed for every random choice (folds, forests, LightGBM, bootstrap).
     - n_jobs: threads for forests and bootstrap refits (joblib semantics, -1 = all cores).
     - n_bootstrap: refits for the meta-learners' bootstrap intervals; 0 means no intervals.
@@ -194,7 +208,12 @@ class UpliftModel(BaseEstimator):
 
     # ---------------------------------------------------------------- fitting
     def fit(self, y, t, X: pd.DataFrame) -> UpliftModel:
-        """Learn the encoding, the nuisance models and the effect model from one experiment."""
+        """Learn the encoding, the nuisance models and the effect model from one experiment.
+
+        `t` is 0 for control and 1 for treated; for a multi-arm experiment, k for the k-th arm
+        (1..K). Several arms are fitted as one model by the causal forest (EconML's categorical
+        treatment) and per arm inside the T- and S-learner; `n_arms_` is K.
+        """
         if self.estimator not in ESTIMATORS:
             raise ImpactIQError(
                 f"Unknown estimator {self.estimator!r}; choose one of {', '.join(ESTIMATORS)}."
@@ -204,15 +223,26 @@ class UpliftModel(BaseEstimator):
         encoder = FeatureEncoder().fit(X)
         y, t = self._check_targets(y, t, len(X))
         features = encoder.transform(X)
-        propensity = float(t.mean()) if self.propensity is None else float(self.propensity)
+        n_arms = int(t.max())
+        shares = np.bincount(t, minlength=n_arms + 1) / len(t)
+        if n_arms > 1 and self.propensity is not None:
+            raise ImpactIQError(
+                "With several arms the known probabilities are each arm's share of the data; leave "
+                "propensity=None."
+            )
+        propensity = float(np.mean(t > 0)) if self.propensity is None else float(self.propensity)
         if not 0.0 < propensity < 1.0:
             raise ImpactIQError(f"propensity must lie strictly between 0 and 1; got {propensity}.")
+        if n_arms == 1:
+            shares = np.array([1.0 - propensity, propensity])
 
         self.encoder_ = encoder
         self.feature_names_in_ = encoder.feature_names_in_
         self.n_features_in_ = len(encoder.feature_names_in_)
         self.categories_ = dict(encoder.categories_)
         self.propensity_ = propensity
+        self.n_arms_ = n_arms
+        self.arm_shares_ = tuple(float(share) for share in shares)
         # An outcome never below zero in training (a rate, an amount spent) is never predicted below it.
         self.outcome_floor_ = 0.0 if y.min() >= 0 else -np.inf
         self.params_ = self._resolve_params(len(y), propensity)
@@ -241,15 +271,27 @@ class UpliftModel(BaseEstimator):
                 "The outcome is declared binary but holds values other than 0 and 1; set "
                 "binary_outcome=False for amounts such as spend."
             )
-        if not np.isin(t, (0, 1)).all():
-            raise ImpactIQError("The treatment must be 1 for treated and 0 for control rows.")
-        t = t.astype(np.int8)
-        n_treated = int(t.sum())
-        n_control = len(t) - n_treated
-        if min(n_treated, n_control) < _MIN_ROWS_PER_ARM:
+        codes = np.arange(MAX_ARMS + 1)
+        if not np.isin(t, codes).all():
             raise ImpactIQError(
-                f"Training needs at least {_MIN_ROWS_PER_ARM} treated and {_MIN_ROWS_PER_ARM} control "
-                f"rows; got {n_treated} treated and {n_control} control. Use more data."
+                f"The treatment must be 0 for control and 1 for treated rows (1 to {MAX_ARMS} for the arms "
+                "of a multi-arm experiment)."
+            )
+        t = t.astype(np.int8)
+        counts = np.bincount(t, minlength=int(t.max()) + 1)
+        n_arms = len(counts) - 1
+        if n_arms > 1 and self.estimator not in MULTI_ARM_ESTIMATORS:
+            raise ImpactIQError(
+                f"The {self.estimator} estimator handles one treated arm here; for {n_arms} arms choose "
+                f"{', '.join(MULTI_ARM_ESTIMATORS)}, or pool the arms."
+            )
+        if n_arms == 0 or counts.min() < _MIN_ROWS_PER_ARM:
+            shown = ", ".join(
+                f"{count} {'control' if arm == 0 else f'in arm {arm}'}" for arm, count in enumerate(counts)
+            )
+            raise ImpactIQError(
+                f"Training needs at least {_MIN_ROWS_PER_ARM} rows in control and in every arm; got {shown}. "
+                "Use more data."
             )
         if self.binary_outcome and np.unique(y).size < 2:
             raise ImpactIQError(
@@ -270,7 +312,10 @@ class UpliftModel(BaseEstimator):
                 f"{', '.join(sorted(allowed))}."
             )
         seed = self.random_state
-        known = KnownPropensity(propensity)
+        # Several arms: every arm's known share, and EconML told the arms' codes (control first).
+        several = self.n_arms_ > 1
+        known = KnownPropensity(propensity, shares=self.arm_shares_ if several else None)
+        arms = {"categories": list(range(self.n_arms_ + 1))} if several else {}
         dml = {
             "model_y": self._outcome_model("classifier" if self.binary_outcome else "regressor"),
             "model_t": known,
@@ -278,6 +323,7 @@ class UpliftModel(BaseEstimator):
             "discrete_treatment": True,
             "cv": _CV,
             "random_state": seed,
+            **arms,
         }
         if self.estimator == "causal_forest":
             defaults = {
@@ -303,7 +349,7 @@ class UpliftModel(BaseEstimator):
         else:
             arm_model = self._outcome_model("probability" if self.binary_outcome else "regressor")
             if self.estimator == "t_learner":
-                defaults = {"models": arm_model}
+                defaults = {"models": arm_model, **arms}
             elif self.estimator == "x_learner":
                 defaults = {
                     "models": arm_model,
@@ -311,7 +357,7 @@ class UpliftModel(BaseEstimator):
                     "propensity_model": known,
                 }
             else:
-                defaults = {"overall_model": arm_model}
+                defaults = {"overall_model": arm_model, **arms}
         return {**defaults, **overrides}
 
     def _outcome_model(self, kind: str):
@@ -348,7 +394,7 @@ class UpliftModel(BaseEstimator):
         """Refits on resamples drawn with replacement within each arm (meta-learners only)."""
         if self.estimator not in _META or self.n_bootstrap == 0:
             return []
-        arms = [np.flatnonzero(t == arm) for arm in (0, 1)]
+        arms = [np.flatnonzero(t == arm) for arm in range(self.n_arms_ + 1)]
 
         def refit(b: int):
             rng = np.random.default_rng([self.random_state, b])
@@ -402,6 +448,7 @@ class UpliftModel(BaseEstimator):
             estimator=self.estimator,
             binary_outcome=self.binary_outcome,
             propensity=self.propensity_,
+            arm_shares=self.arm_shares_,
             outcome_floor=self.outcome_floor_,
             interval_method=self._interval_method(),
             encoder=self.encoder_,
@@ -484,6 +531,7 @@ class UpliftModel(BaseEstimator):
         """
         features = self._encode(X)
         z = normal_quantile(alpha)
+        self.portable_.check_single_arm("ate_interval")
         if self.estimator in _ANALYTIC:
             lower, upper = self.estimator_.ate_interval(features, alpha=alpha)
             return float(np.ravel(lower)[0]), float(np.ravel(upper)[0])
@@ -497,3 +545,20 @@ class UpliftModel(BaseEstimator):
         """Expected outcome of each row without and with treatment, `(y0, y1)`; see `portable`."""
         self._check_fitted()
         return self.portable_.predict_outcomes(X, uplift=uplift)
+
+    def effect_by_arm(self, X: pd.DataFrame) -> np.ndarray:
+        """Each row's effect of every arm against control, shape (n, n_arms_)."""
+        self._check_fitted()
+        return self.portable_.effect_by_arm(X)
+
+    def effect_by_arm_with_interval(
+        self, X: pd.DataFrame, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(effect, lower, upper) of every arm against control, each shape (n, n_arms_)."""
+        self._check_fitted()
+        return self.portable_.effect_by_arm_with_interval(X, alpha=alpha)
+
+    def predict_arm_outcomes(self, X: pd.DataFrame) -> np.ndarray:
+        """Each row's expected outcome under control and every arm, shape (n, n_arms_ + 1)."""
+        self._check_fitted()
+        return self.portable_.predict_arm_outcomes(X)

@@ -40,6 +40,9 @@ ARRAYS_FILE = "model.npz"
 FORMAT = 1
 ESTIMATORS = ("causal_forest", "linear_dml", "dr", "t_learner", "x_learner", "s_learner")
 _FORESTS = ("causal_forest", "dr")
+# Estimators that fit several treated arms; the others fit one (see `UpliftModel.fit`).
+MULTI_ARM_ESTIMATORS = ("causal_forest", "t_learner", "s_learner")
+MAX_ARMS = 8
 _META = ("t_learner", "x_learner", "s_learner")
 # Boosters of one effect estimate: T (control, treated arm), X (effect on control, on treated), S.
 _EFFECT_BOOSTERS = {"t_learner": ("arms", 2), "x_learner": ("cate", 2), "s_learner": ("overall", 1)}
@@ -59,7 +62,10 @@ class PortableModel:
 
     `effect(X)`, `effect_interval(X, alpha)`, `effect_with_interval(X, alpha)` and
     `predict_outcomes(X)` take a feature table (raw columns; encoded here) and give exactly
-    what `UpliftModel` gives. Build one with `UpliftModel` (fitting exports it) or `load`.
+    what `UpliftModel` gives for a two-arm experiment. A multi-arm model (`n_arms` > 1:
+    causal forest, T- and S-learner) answers `effect_by_arm`, `effect_by_arm_with_interval`
+    and `predict_arm_outcomes` instead, one column per arm. Build one with `UpliftModel`
+    (fitting exports it) or `load`.
     """
 
     def __init__(
@@ -74,11 +80,15 @@ class PortableModel:
         boosters: dict[str, list[TextBooster]],
         forest: ForestPredictor | None = None,
         linear: tuple[np.ndarray, np.ndarray] | None = None,
+        arm_shares: tuple[float, ...] | None = None,
         n_jobs: int = -1,
     ):
         self.estimator = estimator
         self.binary_outcome = bool(binary_outcome)
         self.propensity_ = float(propensity)
+        # Every arm's known probability, control first; two arms unless told otherwise.
+        shares = (1.0 - self.propensity_, self.propensity_) if arm_shares is None else arm_shares
+        self.arm_shares_ = tuple(float(share) for share in shares)
         self.outcome_floor_ = float(outcome_floor)
         self.interval_method = interval_method
         self.encoder_ = encoder
@@ -88,6 +98,11 @@ class PortableModel:
         self.n_jobs = n_jobs
         self._check()
 
+    @property
+    def n_arms(self) -> int:
+        """How many treated arms the model compares with control (1 for a two-arm experiment)."""
+        return len(self.arm_shares_) - 1
+
     # ---------------------------------------------------------------- checks
     def _check(self) -> None:
         """Refuse parts that do not make the estimator's model (a damaged or foreign file)."""
@@ -95,6 +110,12 @@ class PortableModel:
             raise ImpactIQError(f"The saved model names an unknown estimator {self.estimator!r}; retrain it.")
         if not 0.0 < self.propensity_ < 1.0 or self.outcome_floor_ not in (0.0, -np.inf):
             raise ImpactIQError("The saved model's propensity or outcome floor is out of range; retrain it.")
+        shares = np.asarray(self.arm_shares_)
+        k = self.n_arms
+        if not (1 <= k <= MAX_ARMS and np.all(shares > 0) and abs(shares.sum() - 1.0) < 1e-9):
+            raise ImpactIQError("The saved model's arm shares are not probabilities; retrain it.")
+        if k > 1 and self.estimator not in MULTI_ARM_ESTIMATORS:
+            raise ImpactIQError(f"A saved {self.estimator} model cannot have {k} arms; retrain it.")
         n_out = len(self.encoder_.feature_names_out_)
         needed = {_OUTCOME_BOOSTERS[self.estimator]}
         if self.estimator in _META:
@@ -102,31 +123,46 @@ class PortableModel:
         lacking = sorted(needed - set(self.boosters_))
         if lacking:
             raise ImpactIQError(f"The saved model lacks its {', '.join(lacking)} models; retrain it.")
-        extra = {"outcome_by_arm": 1, "overall": 2}
+        extra = {"outcome_by_arm": 1, "overall": k + 1}
         for role, boosters in self.boosters_.items():
             width = (
                 n_out
                 + extra.get(role, 0)
-                + (2 if role == "bootstrap" and self.estimator == "s_learner" else 0)
+                + (k + 1 if role == "bootstrap" and self.estimator == "s_learner" else 0)
             )
             if not boosters or any(b.n_features_ != width for b in boosters):
                 raise ImpactIQError(f"The saved {role} models do not fit the model's features; retrain it.")
         if self.estimator in _META:
-            role, size = _EFFECT_BOOSTERS[self.estimator]
+            role, size = self._effect_boosters()
             arms = self.boosters_[_OUTCOME_BOOSTERS[self.estimator]]
-            wrong_arms = self.estimator != "s_learner" and len(arms) != 2
+            wrong_arms = self.estimator != "s_learner" and len(arms) != k + 1
             if (
                 wrong_arms
                 or len(self.boosters_[role]) != size
                 or len(self.boosters_.get("bootstrap", [])) % size
             ):
                 raise ImpactIQError("The saved model has the wrong number of boosters; retrain it.")
-        if self.estimator in _FORESTS and (self.forest_ is None or self.forest_.n_features_ != n_out):
-            raise ImpactIQError("The saved model's forest does not fit its features; retrain it.")
+        if self.estimator in _FORESTS and (
+            self.forest_ is None or self.forest_.n_features_ != n_out or self.forest_.n_relevant_outputs_ != k
+        ):
+            raise ImpactIQError("The saved model's forest does not fit its features and arms; retrain it.")
         if self.estimator == "linear_dml":
             coef, cov = self.linear_ if self.linear_ is not None else (np.empty(0), np.empty(0))
             if coef.shape != (n_out + 1,) or cov.shape != (n_out + 1, n_out + 1):
                 raise ImpactIQError("The saved linear model does not fit its features; retrain it.")
+
+    def _effect_boosters(self) -> tuple[str, int]:
+        """The role of the boosters one effect estimate needs, and how many there are."""
+        role, size = _EFFECT_BOOSTERS[self.estimator]
+        return role, (self.n_arms + 1 if self.estimator == "t_learner" else size)
+
+    def check_single_arm(self, asked: str) -> None:
+        """Refuse a two-arm question (`asked`) of a multi-arm model, naming the multi-arm one."""
+        if self.n_arms > 1:
+            raise ImpactIQError(
+                f"This model compares {self.n_arms} arms with control, so {asked} has no single answer; "
+                "ask for every arm at once (effect_by_arm, effect_by_arm_with_interval, predict_arm_outcomes)."
+            )
 
     # ---------------------------------------------------------------- estimates
     @property
@@ -144,17 +180,27 @@ class PortableModel:
 
     def effect(self, X) -> np.ndarray:
         """Estimated individual effect of treatment for each row of X, shape (n,)."""
+        self.check_single_arm("effect")
         return self.effect_of(self.encode(X))
 
     def effect_of(self, features: np.ndarray) -> np.ndarray:
-        """`effect` of rows already encoded."""
+        """`effect` of rows already encoded (two-arm models)."""
+        self.check_single_arm("effect")
+        return self.effects_of(features)[:, 0]
+
+    def effect_by_arm(self, X) -> np.ndarray:
+        """Each row's effect of every arm against control, shape (n, n_arms)."""
+        return self.effects_of(self.encode(X))
+
+    def effects_of(self, features: np.ndarray) -> np.ndarray:
+        """`effect_by_arm` of rows already encoded."""
         if self.forest_ is not None:
             theta, _ = self.forest_.predict(features, var=False, n_threads=self._threads(len(features)))
-            return theta[:, 0]
+            return theta
         if self.linear_ is not None:
-            return _with_intercept(features) @ self.linear_[0]
-        role, _ = _EFFECT_BOOSTERS[self.estimator]
-        return self._meta_effect(self.boosters_[role], features)
+            return (_with_intercept(features) @ self.linear_[0])[:, None]
+        role, _ = self._effect_boosters()
+        return self._meta_effects(self.boosters_[role], features)
 
     def effect_interval(self, X, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper (1 - alpha) interval bounds of each row's effect, each shape (n,)."""
@@ -167,50 +213,65 @@ class PortableModel:
         The standard error is the forest's variance (bootstrap of little bags), the linear
         stage's OLS standard error, or the spread of the bootstrap refits.
         """
+        self.check_single_arm("effect_with_interval")
+        point, lower, upper = self.effect_by_arm_with_interval(X, alpha=alpha)
+        return point[:, 0], lower[:, 0], upper[:, 0]
+
+    def effect_by_arm_with_interval(
+        self, X, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(effect, lower, upper) of every arm against control, each shape (n, n_arms)."""
         z = normal_quantile(alpha)
         features = self.encode(X)
         if self.forest_ is not None:
-            theta, variance = self.forest_.predict(features, var=True, n_threads=self._threads(len(features)))
-            point, se = theta[:, 0], np.sqrt(variance[:, 0])
+            point, variance = self.forest_.predict(features, var=True, n_threads=self._threads(len(features)))
+            se = np.sqrt(variance)
         elif self.linear_ is not None:
             coef, cov = self.linear_
             augmented = _with_intercept(features)
-            point = augmented @ coef
-            se = np.sqrt(np.einsum("ij,jk,ik->i", augmented, cov, augmented))
+            point = (augmented @ coef)[:, None]
+            se = np.sqrt(np.einsum("ij,jk,ik->i", augmented, cov, augmented))[:, None]
         else:
-            point = self.effect_of(features)
-            se = self.bootstrap_effects(features).std(axis=0, ddof=1)
+            point = self.effects_of(features)
+            se = self._bootstrap_by_arm(features).std(axis=0, ddof=1)
         return point, point - z * se, point + z * se
 
     def bootstrap_effects(self, features: np.ndarray) -> np.ndarray:
-        """Each bootstrap refit's effect on encoded rows, shape (refits, n)."""
+        """Each bootstrap refit's effect on encoded rows, shape (refits, n) (two-arm models)."""
+        self.check_single_arm("bootstrap_effects")
+        return self._bootstrap_by_arm(features)[:, :, 0]
+
+    def _bootstrap_by_arm(self, features: np.ndarray) -> np.ndarray:
+        """Each bootstrap refit's effect of every arm, shape (refits, n, n_arms)."""
         refits = self.boosters_.get("bootstrap", [])
         if self.estimator not in _META or not refits:
             raise ImpactIQError(
                 f"The {self.estimator} model has no bootstrap refits, so no bootstrap intervals; "
                 "refit it with n_bootstrap of 20 or more."
             )
-        size = _EFFECT_BOOSTERS[self.estimator][1]
+        _, size = self._effect_boosters()
         return np.stack(
-            [self._meta_effect(refits[i : i + size], features) for i in range(0, len(refits), size)]
+            [self._meta_effects(refits[i : i + size], features) for i in range(0, len(refits), size)]
         )
 
-    def _meta_effect(self, boosters: list[TextBooster], features: np.ndarray) -> np.ndarray:
-        """EconML's meta-learner effects (econml 0.17 `const_marginal_effect`), known propensity."""
+    def _meta_effects(self, boosters: list[TextBooster], features: np.ndarray) -> np.ndarray:
+        """EconML's meta-learner effects (econml 0.17 `const_marginal_effect`), known propensity,
+        one column per arm."""
         if self.estimator == "t_learner":
-            control, treated = boosters
-            return treated.predict(features) - control.predict(features)
+            control, *arms = (b.predict(features) for b in boosters)
+            return np.column_stack([arm - control for arm in arms])
         if self.estimator == "x_learner":
             on_control, on_treated = boosters
             e = self.propensity_
-            return e * on_control.predict(features) + (1.0 - e) * on_treated.predict(features)
+            return (e * on_control.predict(features) + (1.0 - e) * on_treated.predict(features))[:, None]
         (overall,) = boosters
-        return overall.predict(_with_arm_columns(features, 1)) - overall.predict(
-            _with_arm_columns(features, 0)
-        )
+        arms = [
+            overall.predict(_with_arm_columns(features, arm, self.n_arms)) for arm in range(self.n_arms + 1)
+        ]
+        return np.column_stack([arm - arms[0] for arm in arms[1:]])
 
     def predict_outcomes(self, X, uplift: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Expected outcome of each row without and with treatment, `(y0, y1)`.
+        """Expected outcome of each row without and with treatment, `(y0, y1)` (two-arm models).
 
         From the expected outcome under the experiment's mix, m(x) = e·y1 + (1 − e)·y0, and the
         effect tau = y1 − y0 follow y0 = m − e·tau and y1 = m + (1 − e)·tau, so that y1 − y0 is
@@ -220,6 +281,7 @@ class PortableModel:
         that was never negative in training (spend) to [0, inf). Pass `uplift` when `effect(X)`
         is already known, to save computing it again.
         """
+        self.check_single_arm("predict_outcomes")
         features = self.encode(X)
         e = self.propensity_
         if uplift is None:
@@ -230,9 +292,23 @@ class PortableModel:
         upper = 1.0 if self.binary_outcome else np.inf
         return np.clip(y0, self.outcome_floor_, upper), np.clip(y1, self.outcome_floor_, upper)
 
+    def predict_arm_outcomes(self, X) -> np.ndarray:
+        """Each row's expected outcome under control and under every arm, shape (n, n_arms + 1).
+
+        As in `predict_outcomes`: with the arms' known shares e_k and effects tau_k, the mix
+        m(x) = sum_k e_k·y_k gives y_0 = m − sum_k e_k·tau_k and y_k = y_0 + tau_k, so every
+        difference y_k − y_0 is exactly the model's effect of arm k (before clipping).
+        """
+        features = self.encode(X)
+        tau = self.effects_of(features)
+        y0 = self._expected_outcome(features) - tau @ np.asarray(self.arm_shares_[1:])
+        outcomes = np.column_stack([y0, y0[:, None] + tau])
+        upper = 1.0 if self.binary_outcome else np.inf
+        return np.clip(outcomes, self.outcome_floor_, upper)
+
     def _expected_outcome(self, features: np.ndarray) -> np.ndarray:
-        """m(x) = E[Y | x] under the experiment's treated share, from the outcome models."""
-        e = self.propensity_
+        """m(x) = E[Y | x] under the experiment's arm shares, from the outcome models."""
+        shares = np.asarray(self.arm_shares_)
         if self.estimator in ("causal_forest", "linear_dml"):
             return np.mean([b.predict(features) for b in self.boosters_["outcome"]], axis=0)
         if self.estimator == "dr":
@@ -246,10 +322,13 @@ class PortableModel:
             ]
         elif self.estimator == "s_learner":
             (overall,) = self.boosters_["overall"]
-            arms = [overall.predict(_with_arm_columns(features, arm)) for arm in (0, 1)]
+            arms = [
+                overall.predict(_with_arm_columns(features, arm, self.n_arms))
+                for arm in range(self.n_arms + 1)
+            ]
         else:
             arms = [b.predict(features) for b in self.boosters_["arms"]]
-        return e * arms[1] + (1.0 - e) * arms[0]
+        return sum(share * arm for share, arm in zip(shares[::-1], arms[::-1], strict=True))
 
     def _threads(self, n_rows: int) -> int:
         """Threads for forest prediction: one for small inputs, where start-up would dominate."""
@@ -268,6 +347,7 @@ class PortableModel:
             "estimator": self.estimator,
             "binary_outcome": self.binary_outcome,
             "propensity": self.propensity_,
+            "arm_shares": list(self.arm_shares_),
             "outcome_floor": None if np.isinf(self.outcome_floor_) else self.outcome_floor_,
             "interval_method": self.interval_method,
             "encoder": self.encoder_.to_dict(),
@@ -326,6 +406,7 @@ class PortableModel:
                 estimator=str(structure["estimator"]),
                 binary_outcome=bool(structure["binary_outcome"]),
                 propensity=float(structure["propensity"]),
+                arm_shares=tuple(float(v) for v in structure["arm_shares"]),
                 outcome_floor=-np.inf if floor is None else float(floor),
                 interval_method=str(structure["interval_method"]),
                 encoder=FeatureEncoder.from_dict(structure["encoder"]),
@@ -391,7 +472,8 @@ def _with_intercept(features: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(features)), features])
 
 
-def _with_arm_columns(features: np.ndarray, arm: int) -> np.ndarray:
-    """The S-learner's input: features, then EconML's treatment columns (1 − t, t)."""
-    n = len(features)
-    return np.column_stack([features, np.full(n, 1.0 - arm), np.full(n, float(arm))])
+def _with_arm_columns(features: np.ndarray, arm: int, n_arms: int) -> np.ndarray:
+    """The S-learner's input: features, then EconML's one-hot treatment columns (control first)."""
+    onehot = np.zeros((len(features), n_arms + 1))
+    onehot[:, arm] = 1.0
+    return np.column_stack([features, onehot])
