@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--treatment", help="the treatment column (not needed for the Criteo layout)")
     train.add_argument("--treated", nargs="+", metavar="VALUE", help="treatment value(s) meaning treated")
     train.add_argument("--control", nargs="+", metavar="VALUE", help="treatment value(s) meaning control")
+    train.add_argument(
+        "--arms",
+        nargs="+",
+        metavar="VALUE",
+        help="treatment values that are arms of their own (a multi-arm model, each against --control); "
+        "--treated pools its values instead",
+    )
     train.add_argument("--outcome", help="the outcome column (Criteo layout: visit by default)")
     train.add_argument("--features", nargs="+", metavar="COL", help="feature columns (default: all others)")
     train.add_argument("--estimator", default="causal_forest", help="estimator name (default: causal_forest)")
@@ -80,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         "score",
         help="add uplift and its 95%% interval to every row of a table",
         description="Score every row of a table with a saved model. The output is the input plus the "
-        "columns uplift, uplift_lower and uplift_upper (the last two when the estimator has intervals).",
+        "columns uplift, uplift_lower and uplift_upper (the last two when the estimator has intervals); "
+        "for a multi-arm model, uplift_<arm>, uplift_<arm>_lower and uplift_<arm>_upper for every arm and "
+        "best_arm (the arm with the largest estimated uplift, or the control value when none is positive).",
     )
     score.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/NAME")
     score.add_argument(
@@ -206,6 +215,21 @@ def _mapped_schema(df, args: argparse.Namespace):
             f"The treatment column '{args.treatment}' is not in '{args.data}'. Columns found: "
             f"{', '.join(map(str, list(df.columns)[:20]))}."
         )
+    if args.arms is not None:
+        if args.treated is not None or args.control is None:
+            raise ImpactIQError(
+                "--arms needs --control (the value every arm is compared with) and replaces --treated: "
+                "give --arms A B ... --control VALUE."
+            )
+        return build_schema(
+            df,
+            treatment=args.treatment,
+            treated_values=args.arms,
+            control_values=args.control,
+            outcomes=[args.outcome],
+            features=args.features,
+            separate_arms=True,
+        )
     if (args.treated is None) != (args.control is None):
         raise ImpactIQError(
             "Give both --treated and --control, or neither (for an obvious pair such as 0/1)."
@@ -248,14 +272,22 @@ def _fit_and_save(experiment, out: Path, *, replace: bool, **options):
 
 
 def _training_summary(trained, out: Path) -> str:
-    qini = trained.metrics["qini_auc_score"]
     data = trained.data
     lines = [
         f"Trained {trained.estimator} for '{trained.outcome}' on {data['n_train']:,} rows in "
-        f"{trained.fit['seconds']:.1f} s; holdout {data['n_holdout']:,} rows.",
-        f"Holdout Qini AUC (scikit-uplift, 95% CI): {_interval(qini)}",
-        f"Saved to {out}",
+        f"{trained.fit['seconds']:.1f} s; holdout {data['n_holdout']:,} rows."
     ]
+    if trained.arms:
+        lines += [
+            f"Holdout Qini AUC of {arm} against control (scikit-uplift, 95% CI): "
+            f"{_interval(trained.arm_metrics[arm]['qini_auc_score'])}"
+            for arm in trained.arms
+        ]
+    else:
+        lines.append(
+            f"Holdout Qini AUC (scikit-uplift, 95% CI): {_interval(trained.metrics['qini_auc_score'])}"
+        )
+    lines.append(f"Saved to {out}")
     return "\n".join(lines)
 
 
@@ -280,7 +312,9 @@ def _score(args: argparse.Namespace) -> None:
     try:
         for start in range(0, len(df), SCORE_CHUNK_ROWS):
             chunk = df.iloc[start : start + SCORE_CHUNK_ROWS].copy()
-            if model.has_intervals:
+            if model.arms:
+                chunk = _score_arms(model, chunk)
+            elif model.has_intervals:
                 chunk["uplift"], chunk["uplift_lower"], chunk["uplift_upper"] = model.effect_with_interval(
                     chunk, alpha=0.05
                 )
@@ -302,10 +336,27 @@ def _score(args: argparse.Namespace) -> None:
     print(f"Scored {len(df):,} rows with {args.model}; wrote {args.out}")
 
 
+def _score_arms(model, chunk):
+    """`chunk` with every arm's uplift and 95% interval, and each row's best arm."""
+    from impactiq.uplift.arms import arm_columns, best_arm
+
+    point, lower, upper = model.effect_by_arm_with_interval(chunk, alpha=0.05)
+    for k, arm in enumerate(model.arms):
+        names = arm_columns(arm)
+        chunk[names["uplift"]], chunk[names["uplift_lower"]], chunk[names["uplift_upper"]] = (
+            point[:, k],
+            lower[:, k],
+            upper[:, k],
+        )
+    control = ", ".join(map(str, model.schema.control_values))
+    chunk["best_arm"] = best_arm(point, model.arms, control)
+    return chunk
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from impactiq.data.experiment import prepare_experiment
     from impactiq.data.reader import read_table
-    from impactiq.evaluation.holdout import evaluate_model
+    from impactiq.evaluation.holdout import evaluate_arms, evaluate_model
     from impactiq.uplift.store import json_ready, load_model
 
     model = load_model(args.model)
@@ -313,12 +364,23 @@ def _evaluate(args: argparse.Namespace) -> None:
     df = read_table(args.data, max_bytes=None)
     experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
     _report(experiment.warnings)
+    binary = model.schema.is_binary(model.outcome)
+    if model.arms:
+        by_arm = evaluate_arms(model, experiment, model.outcome, seed=args.seed)
+        result = {"model": str(args.model), "outcome": model.outcome, "data": str(args.data), "arms": by_arm}
+        if args.json:
+            print(json.dumps(json_ready(result), indent=2, allow_nan=False))
+            return
+        for arm, scores in by_arm.items():
+            print(f"## {arm} against control")
+            print(_evaluation_summary({**result, **scores}, binary=binary))
+        return
     scores = evaluate_model(model, experiment, model.outcome, seed=args.seed)
     result = {"model": str(args.model), "outcome": model.outcome, "data": str(args.data), **scores}
     if args.json:
         print(json.dumps(json_ready(result), indent=2, allow_nan=False))
     else:
-        print(_evaluation_summary(result, binary=model.schema.is_binary(model.outcome)))
+        print(_evaluation_summary(result, binary=binary))
 
 
 def _evaluation_schema(model, columns):
@@ -327,10 +389,12 @@ def _evaluation_schema(model, columns):
 
     schema = model.schema.to_dict()
     truth = model.schema.truth.get(model.outcome)
+    arm_truth = {a: c for a, c in model.schema.arm_truth.get(model.outcome, {}).items() if c in set(columns)}
     schema.update(
         outcomes=[model.outcome],
         binary_outcomes=[o for o in schema["binary_outcomes"] if o == model.outcome],
         truth={model.outcome: truth} if truth in set(columns) else {},
+        arm_truth={model.outcome: arm_truth} if arm_truth else {},
     )
     return Schema.from_dict(schema)
 
@@ -399,6 +463,7 @@ def _segments(args: argparse.Namespace) -> None:
     from impactiq.data.reader import read_table
     from impactiq.decisions.segments import segment_report
     from impactiq.present.segment_tables import report_dict, report_markdown
+    from impactiq.uplift.arms import ArmView, arm_view_frame, score_arm_experiment
     from impactiq.uplift.scoring import score_experiment
     from impactiq.uplift.store import json_ready, load_model
 
@@ -407,20 +472,38 @@ def _segments(args: argparse.Namespace) -> None:
     df = read_table(args.data, max_bytes=None)
     experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
     _report(experiment.warnings)
-    report = segment_report(
-        model,
-        score_experiment(model, experiment),
-        by=args.by,
-        cost=args.cost,
-        value=args.value,
-        budget=args.budget,
-        seed=args.seed,
-    )
+    options = {
+        "by": args.by,
+        "cost": args.cost,
+        "value": args.value,
+        "budget": args.budget,
+        "seed": args.seed,
+    }
+    if not model.arms:
+        report = segment_report(model, score_experiment(model, experiment), **options)
+        if args.json:
+            result = {"model": str(args.model), "data": str(args.data), **report_dict(report)}
+            print(json.dumps(json_ready(result), indent=2, allow_nan=False))
+        else:
+            print(report_markdown(report))
+        return
+    # A multi-arm model: every arm against control, each on the rows of control and that arm.
+    scored = score_arm_experiment(model, experiment, model.outcome)
+    reports = {
+        arm: segment_report(ArmView(model, arm), arm_view_frame(scored, model.arms, arm), **options)
+        for arm in model.arms
+    }
     if args.json:
-        result = {"model": str(args.model), "data": str(args.data), **report_dict(report)}
-        print(json.dumps(json_ready(result), indent=2, allow_nan=False))
+        by_arm = {arm: report_dict(report) for arm, report in reports.items()}
+        print(
+            json.dumps(
+                json_ready({"model": str(args.model), "data": str(args.data), "arms": by_arm}), indent=2
+            )
+        )
     else:
-        print(report_markdown(report))
+        for arm, report in reports.items():
+            print(f"# {arm} against control\n")
+            print(report_markdown(report))
 
 
 def _json_object(text: str) -> dict:

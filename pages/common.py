@@ -15,6 +15,7 @@ from impactiq.data.experiment import Experiment
 from impactiq.data.summary import Summary, summarise
 from impactiq.errors import ImpactIQError
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
+from impactiq.uplift.arms import ArmView
 from impactiq.uplift.store import SavedModel, list_models, load_model
 
 # The validated Experiment every page works on, and its summary (computed once per load).
@@ -27,8 +28,10 @@ PENDING_TABLE = "pending_table"
 PENDING_NAME = "pending_name"
 # The file id of the last upload we processed, so a rerun does not process it again.
 PROCESSED_UPLOAD = "processed_upload"
-# The model every page uses: a folder name under models/.
+# The model every page uses: a folder name under models/; for a multi-arm model, the arm shown.
 MODEL_NAME = "model_name"
+MODEL_ARM = "model_arm"
+ARM_WIDGET = "model_arm_widget"
 # The last training result shown on the Train page, the name it is saved under, and a
 # replace or delete waiting for the user's confirmation.
 TRAINED = "trained"
@@ -127,12 +130,13 @@ def load_saved_model(path: str, version: str) -> SavedModel:
     return load_model(path)
 
 
-def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel]:
+def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel | ArmView]:
     """The saved model chosen in a select box, and its `list_models` entry.
 
     The default is the model named by a shared link, else the session's, else the demo model,
-    else the newest. Without a usable model, or when the chosen one fails its checks, the page
-    says what to do and stops.
+    else the newest. A multi-arm model is seen one arm against control at a time, chosen in a
+    second select box (`ArmView`). Without a usable model, or when the chosen one fails its
+    checks, the page says what to do and stops.
     """
     models = [m for m in list_models(MODELS_DIR) if m["error"] is None]
     if not models:
@@ -149,7 +153,22 @@ def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel]:
     try:
         model = load_saved_model(str(entry["path"]), entry["version"])
         _ = model.holdout  # parsed here, so a damaged file stops the page with its reason
-        return entry, model
     except ImpactIQError as error:
         show_error(error)
         st.stop()
+    if not model.arms:
+        return entry, model
+    arms = list(model.arms)
+    # The widget's own state is dropped when the user visits another page; the choice is kept
+    # under MODEL_ARM and handed back to the widget when it is drawn again.
+    if st.session_state.get(ARM_WIDGET) not in arms:
+        chosen = st.session_state.get(MODEL_ARM)
+        st.session_state[ARM_WIDGET] = chosen if chosen in arms else arms[0]
+    arm = st.selectbox(
+        f"Arm, against {', '.join(map(str, model.schema.control_values))}",
+        arms,
+        key=ARM_WIDGET,
+        help="This model compares several arms with control; the page shows one arm at a time.",
+    )
+    st.session_state[MODEL_ARM] = arm
+    return entry, ArmView(model, arm)

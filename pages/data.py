@@ -12,9 +12,17 @@ from impactiq.data.reader import read_table, read_warnings
 from impactiq.data.schema import build_schema, detect_criteo
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts
-from impactiq.present.tables import effects_table, truth_table
+from impactiq.present.tables import arm_effects_table, effects_table, truth_table
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from pages import common
+
+# How the Hillstrom choices read in the demo picker.
+HILLSTROM_ARM_LABELS = {
+    "any": "any e-mail",
+    "mens": "men's e-mail",
+    "womens": "women's e-mail",
+    "separate": "each e-mail an arm",
+}
 
 common.use_app_navigation()
 
@@ -87,6 +95,11 @@ def _mapping_form(table: pd.DataFrame, name: str) -> None:
             others,
             default=[c for c in suggestion.features if c in others],
         )
+        separate = st.checkbox(
+            "Keep the treated values apart: each is an arm of its own (a channel), compared with control "
+            "and with the others",
+            help="Leave it off to pool every treated value into one treatment.",
+        )
         submitted = st.form_submit_button("Use this mapping", type="primary")
     if not submitted:
         return
@@ -98,6 +111,7 @@ def _mapping_form(table: pd.DataFrame, name: str) -> None:
             control_values=control,
             outcomes=outcomes,
             features=features,
+            separate_arms=separate,
         )
         experiment = prepare_experiment(table, schema, name=name)
     except ImpactIQError as error:
@@ -113,10 +127,15 @@ def _demo_picker() -> None:
     """Pick and load one of the built-in data sets."""
     name = st.selectbox("Demo data set", list(DEMO_DATASETS), format_func=lambda n: DEMO_DATASETS[n])
     n_rows, arm = DEFAULT_ROWS, "any"
-    if name == "synthetic":
+    if name in ("synthetic", "multichannel"):
         n_rows = st.number_input("Rows", 1_000, 2_000_000, DEFAULT_ROWS, step=50_000)
     if name == "hillstrom":
-        arm = st.radio("Treated arm versus no e-mail", list(HILLSTROM_ARMS), horizontal=True)
+        arm = st.radio(
+            "Treated arm versus no e-mail",
+            list(HILLSTROM_ARMS),
+            format_func=HILLSTROM_ARM_LABELS.get,
+            horizontal=True,
+        )
     if st.button("Load demo data", type="primary"):
         try:
             common.use_demo(name, n_rows=int(n_rows), arm=arm)
@@ -141,6 +160,12 @@ def _show_summary() -> None:
         column.caption(f"{arms.loc[arm, 'share']:.1%} of rows")
     st.markdown("**Naive average effect** (difference in means, treated − control, with its 95% CI)")
     st.dataframe(effects_table(summary.effects), hide_index=True)
+    if summary.arm_effects is not None:
+        st.markdown(
+            "**Arm by arm** (difference in means of each arm against control, then against each other arm, "
+            "with its 95% CI)"
+        )
+        st.dataframe(arm_effects_table(summary.arm_effects), hide_index=True)
     if summary.truth is not None:
         st.markdown("**True average effect** (known for synthetic data) against the naive estimate")
         st.dataframe(truth_table(summary.truth), hide_index=True)

@@ -11,6 +11,7 @@ from impactiq.present import charts, segment_tables
 from impactiq.present.export import csv_bytes, file_stem
 from impactiq.present.formatting import format_estimate, unit_labels
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
+from impactiq.uplift.arms import ArmView
 from pages import common
 
 common.use_app_navigation()
@@ -31,9 +32,10 @@ st.caption(
 
 
 @st.cache_data(show_spinner="Segmenting the holdout…", max_entries=16)
-def _segmentation(path: str, version: str, by: str) -> segmentation.Segmentation:
+def _segmentation(path: str, version: str, arm: str | None, by: str) -> segmentation.Segmentation:
     model = common.load_saved_model(path, version)
-    return segmentation.assign_segments(model.holdout, model.schema, by, seed=0)
+    rows = ArmView(model, arm).holdout if arm is not None else model.holdout
+    return segmentation.assign_segments(rows, model.schema, by, seed=0)
 
 
 def _choose_segmentation(model) -> str:
@@ -86,7 +88,7 @@ try:
         cost=cost,
         value=value,
         budget=budget,
-        segmentation=_segmentation(str(entry["path"]), entry["version"], by),
+        segmentation=_segmentation(str(entry["path"]), entry["version"], getattr(model, "arm", None), by),
     )
 except ImpactIQError as error:
     common.show_error(error)

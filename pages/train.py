@@ -12,6 +12,7 @@ from impactiq.evaluation.training import train_model
 from impactiq.present import charts
 from impactiq.present.tables import broken_models_table, metrics_table, models_table
 from impactiq.present.text import plain
+from impactiq.uplift.arms import ArmView
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
 from impactiq.uplift.store import ModelExistsError, default_model_name, delete_model, list_models, save_model
 from pages import common
@@ -175,10 +176,21 @@ def _saved_models() -> None:
         st.session_state.pop(common.PENDING_DELETE, None)  # asked about another model: not this one
     if show and entry["error"] is None:
         try:
-            model = common.load_saved_model(entry["path"], entry["version"])
-            _results(model, f"Saved model {plain(name)}")
+            _evidence(common.load_saved_model(entry["path"], entry["version"]), f"Saved model {plain(name)}")
         except ImpactIQError as error:
             common.show_error(error)
+
+
+def _evidence(model, title: str) -> None:
+    """A model's holdout evidence; a multi-arm model's arm by arm against control, in tabs."""
+    if not model.arms:
+        _results(model, title)
+        return
+    st.caption(f"{title}: {len(model.arms)} arms, each judged against control on its own holdout rows.")
+    for tab, arm in zip(st.tabs([plain(a) for a in model.arms]), model.arms, strict=True):
+        with tab:
+            view = ArmView(model, arm)
+            _results(view, f"{plain(view.label)}: holdout of {len(view.holdout):,} users")
 
 
 def _confirm_delete(name: str) -> None:
@@ -204,7 +216,7 @@ def _confirm_delete(name: str) -> None:
 _train_form()
 if common.TRAINED in st.session_state:
     trained = st.session_state[common.TRAINED]
-    _results(
+    _evidence(
         trained, f"{trained.estimator} on {plain(trained.outcome)}: holdout of {len(trained.holdout):,} users"
     )
     _save(trained)

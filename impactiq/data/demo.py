@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from impactiq.data import multichannel
 from impactiq.data.experiment import Experiment, prepare_experiment
 from impactiq.data.reader import read_table
 from impactiq.data.schema import build_schema
@@ -29,6 +30,10 @@ DEMO_DATASETS = {
         "Real e-mail experiment (Hillstrom, MineThatData 2008): 64,000 customers randomized to a men's "
         "e-mail, a women's e-mail or none; outcomes visit, conversion and spend."
     ),
+    "multichannel": (
+        "Synthetic multi-channel experiment (e-mail, social, display or nothing; 100,000 rows by default, "
+        "seed 0) whose channels work for different behavioural segments, with every channel's true effect."
+    ),
     "criteo_sample": (
         "1,000 real rows of the Criteo Uplift data set: the real file's exact format, but far too small "
         "for statistics (2 conversions), so its estimates are noise."
@@ -37,11 +42,13 @@ DEMO_DATASETS = {
 
 HILLSTROM_TREATMENT = "segment"
 HILLSTROM_CONTROL = "No E-Mail"
-# Which e-mail(s) count as treated, each compared with no e-mail.
+# Which e-mail(s) count as treated, each compared with no e-mail; 'separate' keeps both e-mails
+# as arms of their own (a three-arm experiment).
 HILLSTROM_ARMS = {
     "any": ("Mens E-Mail", "Womens E-Mail"),
     "mens": ("Mens E-Mail",),
     "womens": ("Womens E-Mail",),
+    "separate": ("Mens E-Mail", "Womens E-Mail"),
 }
 HILLSTROM_OUTCOMES = ("visit", "conversion", "spend")
 HILLSTROM_FEATURES = (
@@ -64,9 +71,9 @@ _CRITEO_SAMPLE_WARNING = (
 def load_demo(name: str, *, n_rows: int = DEFAULT_ROWS, seed: int = 0, arm: str = "any") -> Experiment:
     """The demo experiment `name` (a key of `DEMO_DATASETS`), validated like an upload.
 
-    `n_rows` and `seed` apply to the synthetic data; `arm` (a key of `HILLSTROM_ARMS`) to
+    `n_rows` and `seed` apply to the synthetic data sets; `arm` (a key of `HILLSTROM_ARMS`) to
     Hillstrom, where 'mens' or 'womens' compares that e-mail alone with no e-mail and leaves the
-    other e-mail's rows out (with a warning).
+    other e-mail's rows out (with a warning), and 'separate' keeps both e-mails as arms.
     """
     if name not in DEMO_DATASETS:
         raise ImpactIQError(f"There is no demo data set '{name}'. Choose one of: {', '.join(DEMO_DATASETS)}.")
@@ -77,6 +84,8 @@ def load_demo(name: str, *, n_rows: int = DEFAULT_ROWS, seed: int = 0, arm: str 
         return prepare_experiment(frame, name=f"Synthetic Criteo-style ({n_rows:,} rows, seed {seed})")
     if name == "hillstrom":
         return _load_hillstrom(arm)
+    if name == "multichannel":
+        return _load_multichannel(n_rows, seed)
     experiment = prepare_experiment(
         read_table(CRITEO_SAMPLE_FILE, max_bytes=None), name="Criteo sample (1,000 real rows)"
     )
@@ -93,6 +102,24 @@ def _load_hillstrom(arm: str) -> Experiment:
         control_values=(HILLSTROM_CONTROL,),
         outcomes=HILLSTROM_OUTCOMES,
         features=HILLSTROM_FEATURES,
+        separate_arms=arm == "separate",
     )
-    treated = " or ".join(HILLSTROM_ARMS[arm])
-    return prepare_experiment(frame, schema, name=f"Hillstrom e-mail test ({treated} vs {HILLSTROM_CONTROL})")
+    joined = " and ".join if arm == "separate" else " or ".join
+    return prepare_experiment(
+        frame, schema, name=f"Hillstrom e-mail test ({joined(HILLSTROM_ARMS[arm])} vs {HILLSTROM_CONTROL})"
+    )
+
+
+def _load_multichannel(n_rows: int, seed: int) -> Experiment:
+    """The synthetic multi-channel experiment, every channel an arm of its own."""
+    frame = multichannel.make_multichannel(n_rows, seed=seed)
+    schema = build_schema(
+        frame,
+        treatment=multichannel.TREATMENT,
+        treated_values=multichannel.DEFAULT_CHANNELS,
+        control_values=(multichannel.CONTROL,),
+        outcomes=(multichannel.OUTCOME,),
+        features=multichannel.FEATURES,
+        separate_arms=True,
+    )
+    return prepare_experiment(frame, schema, name=f"Synthetic multi-channel ({n_rows:,} rows, seed {seed})")

@@ -2,7 +2,7 @@
 
 A model's own fit says nothing about whether it ranks people by their true uplift, so every
 model is scored on a holdout: a share of the rows set aside before fitting, drawn separately
-within each treatment x outcome stratum so that both arms and their rare successes appear in
+within each treatment x outcome stratum (each arm x outcome in a multi-arm test) so that all arms and their rare successes appear in
 the holdout in the proportions of the data (an 85/15 split with a 4% visit rate leaves few
 control visitors; an unstratified draw can starve one arm). A quick first model on a large
 file trains on a subsample drawn the same way.
@@ -31,12 +31,16 @@ def split_holdout(experiment: Experiment, outcome: str, *, test_size: float = 0.
         raise ImpactIQError(
             f"The holdout share must lie strictly between 0 and 1 (0.3 is usual); got {test_size!r}."
         )
-    strata = _strata(experiment.t, experiment.y(outcome))
+    strata = _strata(_groups(experiment), experiment.y(outcome))
     holdout = _stratified_draw(strata, round(test_size * len(strata)), np.random.default_rng(seed))
     train = np.setdiff1d(np.arange(len(strata)), holdout)
     for part, rows in (("training set", train), ("holdout", holdout)):
-        for arm, value in (("treated", 1), ("control", 0)):
-            count = int(np.count_nonzero(experiment.t[rows] == value))
+        groups = _groups(experiment)[rows]
+        names = (
+            ("control", *(f"arm '{a}'" for a in experiment.arm_names)) if experiment.arm is not None else None
+        )
+        for value, arm in enumerate(names or ("control", "treated")):
+            count = int(np.count_nonzero(groups == value))
             if count < MIN_ROWS_PER_ARM_PER_PART:
                 raise ImpactIQError(
                     f"With a holdout share of {test_size:g} the {part} would hold only {count} {arm} rows "
@@ -53,7 +57,7 @@ def stratified_sample(experiment: Experiment, outcome: str, sample, seed: int) -
     if sample >= experiment.n_rows:
         return experiment
     rows = _stratified_draw(
-        _strata(experiment.t, experiment.y(outcome)), int(sample), np.random.default_rng(seed)
+        _strata(_groups(experiment), experiment.y(outcome)), int(sample), np.random.default_rng(seed)
     )
     return Experiment(
         name=experiment.name,
@@ -61,12 +65,18 @@ def stratified_sample(experiment: Experiment, outcome: str, sample, seed: int) -
         schema=experiment.schema,
         t=experiment.t[rows],
         warnings=list(experiment.warnings),
+        arm=None if experiment.arm is None else experiment.arm[rows],
     )
 
 
-def _strata(t: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """0..3: treatment x (outcome > 0); for a 0/1 outcome that is treatment x outcome."""
-    return 2 * np.asarray(t, dtype=np.int64) + (y > 0)
+def _groups(experiment: Experiment) -> np.ndarray:
+    """Each row's group: its arm (0 control, k the k-th arm) when arms are kept apart, else t."""
+    return np.asarray(experiment.t if experiment.arm is None else experiment.arm, dtype=np.int64)
+
+
+def _strata(groups: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Group x (outcome > 0); for a 0/1 outcome and two arms, treatment x outcome (0..3)."""
+    return 2 * groups + (y > 0)
 
 
 def _stratified_draw(strata: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,6 +15,7 @@ from impactiq.data.experiment import Experiment, check_outcome
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation import metrics
 from impactiq.intervals import difference_in_means, mean_interval
+from impactiq.uplift.arms import arm_view_frame, score_arm_experiment
 from impactiq.uplift.scoring import predictions_frame
 
 # The share of top-ranked rows at which `uplift_at_k` is reported.
@@ -96,6 +97,24 @@ def evaluate_model(
     tau = experiment.tau(outcome)
     frame = predictions_frame(model_like, experiment.frame[names], experiment.y(outcome), experiment.t, tau)
     return holdout_metrics(frame, binary=experiment.schema.is_binary(outcome), n_boot=n_boot, seed=seed)
+
+
+def evaluate_arms(
+    model_like, experiment: Experiment, outcome: str, *, n_boot: int = N_BOOT, seed: int = 0
+) -> dict[str, dict]:
+    """`evaluate_model` for a multi-arm model: each arm's metrics against control, by arm name.
+
+    Each arm is judged on the rows of control and that arm, exactly as training judges it.
+    """
+    check_outcome(experiment, outcome)
+    scored = score_arm_experiment(model_like, experiment, outcome)
+    binary = experiment.schema.is_binary(outcome)
+    return {
+        arm: holdout_metrics(
+            arm_view_frame(scored, experiment.arm_names, arm), binary=binary, n_boot=n_boot, seed=seed
+        )
+        for arm in experiment.arm_names
+    }
 
 
 def _mean_uplift(y, uplift, t) -> float:

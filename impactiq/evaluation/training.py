@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 from impactiq.data.experiment import Experiment, check_outcome
 from impactiq.data.fingerprint import fingerprint_experiment
@@ -23,6 +24,7 @@ from impactiq.data.sampling import split_holdout, stratified_sample
 from impactiq.data.schema import Schema, restrict_features
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import N_BOOT, decile_table, holdout_metrics
+from impactiq.uplift.arms import ARM_COLUMN, arm_columns, arm_view_frame, score_arm_experiment
 from impactiq.uplift.features import feature_profile
 from impactiq.uplift.scoring import PREDICTION_COLUMNS, predictions_frame
 from impactiq.uplift.trained import TrainedModel
@@ -58,7 +60,9 @@ def train_model(
     """Fit an uplift model for `outcome` on part of `experiment` and score it on the rest.
 
     `features` restricts the schema's features (None keeps them all). `sample` trains on a
-    seeded, stratified subsample of that many rows (a quick first model on a large file).
+    seeded, stratified subsample of that many rows (a quick first model on a large file). An
+    experiment with separate arms (`Experiment.arm`) gives a multi-arm model, judged arm by
+    arm against control (see `TrainedModel`).
     `on_stage(name)` is called as each stage in `STAGES` starts, so a caller can show
     progress; it is a plain callable so that this runs headless too.
     """
@@ -82,12 +86,17 @@ def train_model(
     y, t = experiment.y(outcome), experiment.t
     data.update(n_train=len(train), n_holdout=len(holdout_rows), treated_share=float(t.mean()))
 
+    arms = experiment.arm_names
+    treatment = t if experiment.arm is None else experiment.arm
+    if arms:
+        data["arm_shares"] = {a: float(np.mean(experiment.arm == k)) for k, a in enumerate(arms, start=1)}
+
     report("fitting nuisance and effect models")
     model = UpliftModel(
         estimator=estimator, binary_outcome=schema.is_binary(outcome), random_state=seed, params=params
     )
     started = time.perf_counter()
-    model.fit(y[train], t[train], X.iloc[train])
+    model.fit(y[train], treatment[train], X.iloc[train])
     fit = {
         "seconds": time.perf_counter() - started,
         "peak_rss_mb": _peak_rss_mb(),
@@ -95,6 +104,33 @@ def train_model(
     }
 
     report("scoring holdout")
+    binary = schema.is_binary(outcome)
+    common = {
+        "model": model,
+        "schema": schema,
+        "outcome": outcome,
+        "estimator": estimator,
+        "params": readable_params(model.params_),
+        "seed": seed,
+        "feature_profile": feature_profile(X.iloc[train], schema),
+        "data": data,
+        "fit": fit,
+    }
+    if arms:
+        holdout = score_arm_experiment(model, experiment, outcome, rows=holdout_rows)
+        report("evaluating")
+        views = {arm: arm_view_frame(holdout, arms, arm) for arm in arms}
+        return TrainedModel(
+            **common,
+            holdout=holdout,
+            metrics={},
+            deciles=pd.DataFrame(),
+            arms=arms,
+            arm_metrics={
+                a: holdout_metrics(v, binary=binary, n_boot=n_boot, seed=seed) for a, v in views.items()
+            },
+            arm_deciles={a: decile_table(v) for a, v in views.items()},
+        )
     tau = experiment.tau(outcome)
     holdout = predictions_frame(
         model,
@@ -105,20 +141,11 @@ def train_model(
     )
 
     report("evaluating")
-    binary = schema.is_binary(outcome)
     return TrainedModel(
-        model=model,
-        schema=schema,
-        outcome=outcome,
-        estimator=estimator,
-        params=readable_params(model.params_),
-        seed=seed,
+        **common,
         holdout=holdout,
         metrics=holdout_metrics(holdout, binary=binary, n_boot=n_boot, seed=seed),
         deciles=decile_table(holdout),
-        feature_profile=feature_profile(X.iloc[train], schema),
-        data=data,
-        fit=fit,
     )
 
 
@@ -131,7 +158,12 @@ def readable_params(params: dict) -> dict:
 
 def _check_feature_names(schema: Schema) -> None:
     """Refuse features named like a prediction column: the holdout holds both side by side."""
-    clashes = sorted(set(schema.features) & set(PREDICTION_COLUMNS))
+    reserved = {
+        *PREDICTION_COLUMNS,
+        ARM_COLUMN,
+        *(c for a in schema.arms for c in arm_columns(str(a)).values()),
+    }
+    clashes = sorted(set(schema.features) & reserved)
     if clashes:
         raise ImpactIQError(
             f"Feature column(s) {', '.join(map(repr, clashes))} share a name with ImpactIQ's prediction "

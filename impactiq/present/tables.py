@@ -56,12 +56,23 @@ def models_table(models: list[dict]) -> pd.DataFrame:
                 "outcome": entry["outcome"] or MISSING,
                 "estimator": entry["estimator"] or MISSING,
                 "created (UTC)": (entry["created"] or "")[:19].replace("T", " "),
-                "holdout Qini coefficient [95% CI]": format_estimate(
-                    entry["qini"], entry["qini_lower"], entry["qini_upper"], "score"
-                ),
+                "holdout Qini coefficient [95% CI]": _qini_text(entry),
             }
         )
     return pd.DataFrame(rows)
+
+
+def _qini_text(entry: dict) -> str:
+    """The holdout Qini with its interval; for a multi-arm model, each arm's against control."""
+    if not entry.get("arms"):
+        return format_estimate(entry["qini"], entry["qini_lower"], entry["qini_upper"], "score")
+    parts = []
+    for arm in entry["arms"]:
+        qini = entry["arm_qini"].get(arm, {})
+        parts.append(
+            f"{arm}: {format_estimate(qini.get('estimate'), qini.get('lower'), qini.get('upper'), 'score')}"
+        )
+    return "; ".join(parts)
 
 
 def broken_models_table(models: list[dict]) -> pd.DataFrame:
@@ -87,6 +98,33 @@ def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def arm_effects_table(arm_effects: pd.DataFrame) -> pd.DataFrame:
+    """Each arm against control and against each other arm (`Summary.arm_effects`), with 95% CIs.
+
+    'first' and 'second' are the two arms' rates or means, in the order the comparison names them.
+    """
+    rows = []
+    for row in arm_effects.itertuples():
+        binary = row.kind == "rate"
+        rows.append(
+            {
+                "outcome": row.outcome,
+                "comparison": f"{row.arm} vs {row.versus}",
+                "first": format_estimate(row.arm_mean, unit=level_unit(binary)),
+                "second": format_estimate(row.versus_mean, unit=level_unit(binary)),
+                "difference [95% CI]": format_estimate(
+                    row.effect, row.effect_lower, row.effect_upper, effect_unit(binary)
+                ),
+                "p-value": f"{row.p_value:.2g}",
+                "true effect": format_estimate(row.true_effect, unit=effect_unit(binary))
+                if pd.notna(row.true_effect)
+                else "",
+            }
+        )
+    table = pd.DataFrame(rows)
+    return table if arm_effects["true_effect"].notna().any() else table.drop(columns="true effect")
 
 
 def truth_table(truth: pd.DataFrame) -> pd.DataFrame:

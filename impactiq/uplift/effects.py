@@ -29,6 +29,8 @@ class FittedEffects:
     model: object
     schema: Schema
     feature_profile: dict
+    # The arms a multi-arm model compares with control, in order; empty for two arms.
+    arms: tuple[str, ...]
 
     @property
     def feature_names_in_(self) -> tuple[str, ...]:
@@ -63,3 +65,17 @@ class FittedEffects:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(expected outcome without treatment, with treatment) of each row; `uplift` if known."""
         return self.model.predict_outcomes(self.features(df), uplift=uplift)
+
+    def effect_by_arm(self, df: pd.DataFrame) -> np.ndarray:
+        """Every arm's effect against control, shape (n, arms)."""
+        return self.model.effect_by_arm(self.features(df))
+
+    def effect_by_arm_with_interval(
+        self, df: pd.DataFrame, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(effect, lower, upper) of every arm against control, each shape (n, arms)."""
+        return self.model.effect_by_arm_with_interval(self.features(df), alpha=alpha)
+
+    def predict_arm_outcomes(self, df: pd.DataFrame) -> np.ndarray:
+        """Expected outcome under control and every arm, shape (n, arms + 1)."""
+        return self.model.predict_arm_outcomes(self.features(df))

@@ -151,10 +151,25 @@ class SavedModel(FittedEffects):
 
         return pd.DataFrame(self.metadata["deciles"])
 
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The arms a multi-arm model compares with control, in order; empty for two arms."""
+        return tuple(self.metadata.get("arms", ()))
+
+    @property
+    def arm_metrics(self) -> dict:
+        return self.metadata.get("arm_metrics", {})
+
+    @property
+    def arm_deciles(self) -> dict:
+        import pandas as pd
+
+        return {arm: pd.DataFrame(rows) for arm, rows in self.metadata.get("arm_deciles", {}).items()}
+
     @cached_property
     def holdout(self):
         """The holdout predictions as a DataFrame, parsed on first use."""
-        return read_holdout(self._holdout_bytes, self.path)
+        return read_holdout(self._holdout_bytes, self.path, self.arms)
 
     def __repr__(self) -> str:
         return f"SavedModel({self.name!r}, estimator={self.estimator!r}, outcome={self.outcome!r})"
@@ -249,18 +264,29 @@ def _load(folder: Path) -> SavedModel:
             "damaged. Retrain the model."
         )
     model = PortableModel.from_bytes(contents[JSON_FILE], contents[ARRAYS_FILE])
+    arms = metadata.get("arms", [])
+    if model.n_arms != max(len(arms), 1):
+        raise ImpactIQError(
+            f"The model in '{folder}' does not have the arms its metadata names; retrain the model."
+        )
     if tuple(model.feature_names_in_) != _schema(metadata, folder).features:
         raise ImpactIQError(f"The model in '{folder}' does not match its own schema; retrain the model.")
     return SavedModel(folder, metadata, model, holdout, _version_warnings(metadata["versions"]))
 
 
-def read_holdout(content: bytes, folder: Path):
+def read_holdout(content: bytes, folder: Path, arms: tuple[str, ...] = ()):
     """The holdout predictions parsed from the bytes of holdout.parquet, checked for the
-    columns every page reads."""
+    columns every page reads (every arm's, for a multi-arm model)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from impactiq.uplift.arms import ARM_COLUMN, CONTROL_PREDICTION, arm_columns
     from impactiq.uplift.scoring import REQUIRED_COLUMNS
+
+    required = list(REQUIRED_COLUMNS)
+    if arms:
+        per_arm = [arm_columns(a)[c] for a in arms for c in ("uplift", "uplift_upper", "y1_pred")]
+        required = ["y", "t", ARM_COLUMN, CONTROL_PREDICTION, *per_arm]
 
     try:
         frame = pq.read_table(pa.BufferReader(content)).to_pandas()
@@ -269,7 +295,7 @@ def read_holdout(content: bytes, folder: Path):
             f"The holdout file of '{folder}' cannot be read ({error}); the model folder is damaged. "
             "Retrain the model."
         ) from error
-    lacking = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    lacking = [c for c in required if c not in frame.columns]
     if lacking or len(frame) == 0:
         raise ImpactIQError(
             f"The holdout file of '{folder}' lacks the predictions {', '.join(lacking) or '(no rows)'}; the "
@@ -322,13 +348,32 @@ def read_metadata(path: str | os.PathLike) -> dict:
             "changed or damaged. Retrain the model."
         )
     _check_profile(metadata, _schema(metadata, folder), metadata_path)
+    _check_arms(metadata, metadata_path)
     return metadata
+
+
+def _check_arms(metadata: dict, path: Path) -> None:
+    """A multi-arm model's arms, and its metrics and deciles for each of them."""
+    arms = metadata.get("arms", [])
+    if not (isinstance(arms, list) and all(isinstance(a, str) for a in arms) and len(set(arms)) == len(arms)):
+        raise ImpactIQError(f"'{path}' names its arms wrongly: it was changed or damaged. Retrain the model.")
+    if not arms:
+        return
+    by_arm = [metadata.get("arm_metrics"), metadata.get("arm_deciles")]
+    if not all(isinstance(table, dict) and sorted(table) == sorted(arms) for table in by_arm) or not all(
+        isinstance(metadata["arm_metrics"][a], dict) and isinstance(metadata["arm_deciles"][a], list)
+        for a in arms
+    ):
+        raise ImpactIQError(
+            f"'{path}' lacks the metrics or deciles of some arm: it was changed or damaged. Retrain the model."
+        )
 
 
 def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
     """Every model under `models_dir`: usable ones newest first, then broken ones.
 
-    Each entry has name, path, version (the folder the name leads to), data_set, rows (rows trained and evaluated on), outcome,
+    Each entry has name, path, version (the folder the name leads to), arms (empty for a
+    two-arm model) and arm_qini (each arm's holdout Qini AUC against control), data_set, rows (rows trained and evaluated on), outcome,
     estimator, created, qini, qini_lower and qini_upper (the holdout Qini AUC and its bootstrap
     95% interval) and error: None for a usable model, else why it cannot be used (listed so
     that it can be seen and deleted, never offered to a page). A model is usable when it loads:
@@ -344,7 +389,7 @@ def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
             continue
         entry = {"name": folder.name, "path": str(folder), "version": str(folder.resolve()), "error": None}
         entry.update(dict.fromkeys(("data_set", "rows", "outcome", "estimator", "created")))
-        entry.update(dict.fromkeys(("qini", "qini_lower", "qini_upper")))
+        entry.update(dict.fromkeys(("qini", "qini_lower", "qini_upper")), arms=(), arm_qini={})
         try:
             check_name(folder.name)
             metadata = read_metadata(folder)
@@ -469,6 +514,9 @@ def _write_folder(trained: TrainedModel, name: str, folder: Path) -> None:
         "seed": trained.seed,
         "metrics": trained.metrics,
         "deciles": trained.deciles.to_dict(orient="records"),
+        "arms": list(trained.arms),
+        "arm_metrics": trained.arm_metrics,
+        "arm_deciles": {arm: table.to_dict(orient="records") for arm, table in trained.arm_deciles.items()},
         "features": trained.feature_profile,
         "data": trained.data,
         "fit": trained.fit,
@@ -682,7 +730,8 @@ def _check_loadable(folder: Path) -> None:
     )
     if key not in _LOADABLE:
         try:
-            read_holdout(load_model(version)._holdout_bytes, folder)
+            model = load_model(version)
+            read_holdout(model._holdout_bytes, folder, model.arms)
         except ImpactIQError as error:
             _LOADABLE[key] = str(error).replace(str(version), str(folder))
         else:
@@ -774,7 +823,12 @@ def _listing(metadata: dict) -> dict:
     data = metadata["data"]
     qini = metadata["metrics"].get("qini_auc_score")
     qini = qini if isinstance(qini, dict) else {}
+    arm_qini = {
+        arm: metrics.get("qini_auc_score", {}) for arm, metrics in metadata.get("arm_metrics", {}).items()
+    }
     return {
+        "arms": tuple(metadata.get("arms", ())),
+        "arm_qini": arm_qini,
         "data_set": data.get("name"),
         "rows": data.get("n_rows"),
         "outcome": metadata["outcome"],

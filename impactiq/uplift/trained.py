@@ -6,7 +6,7 @@ judging on the holdout), and `impactiq.uplift.store.save_model` writes it to a m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from impactiq.data.schema import Schema
@@ -26,6 +26,11 @@ class TrainedModel(FittedEffects):
     from it. `metrics` is `holdout_metrics(holdout)`; `deciles` is
     `metrics.uplift_by_decile` on the holdout. `data` describes the rows trained on
     (fingerprint, counts, sample, split); `fit` the fit's time and memory.
+
+    A multi-arm model names its `arms`; its holdout holds `arm` (0 for control, k for the k-th
+    arm), y0_pred and each arm's columns (`uplift.arms.arm_columns`) instead of the two-arm
+    predictions, `arm_metrics` and `arm_deciles` hold each arm against control, and `metrics`
+    and `deciles` are empty: one arm at a time is seen through `uplift.arms.ArmView`.
     """
 
     model: object
@@ -40,3 +45,6 @@ class TrainedModel(FittedEffects):
     feature_profile: dict
     data: dict
     fit: dict
+    arms: tuple[str, ...] = ()
+    arm_metrics: dict = field(default_factory=dict)
+    arm_deciles: dict = field(default_factory=dict)

@@ -40,8 +40,22 @@ def test_hillstrom_file_is_the_published_csv():
 
 
 def test_every_demo_is_described():
-    assert set(DEMO_DATASETS) == {"synthetic", "hillstrom", "criteo_sample"}
+    assert set(DEMO_DATASETS) == {"synthetic", "hillstrom", "multichannel", "criteo_sample"}
     assert "too small" in DEMO_DATASETS["criteo_sample"]
+
+
+def test_the_multichannel_demo_keeps_every_channel_an_arm_with_its_truth():
+    experiment = load_demo("multichannel", n_rows=4_000, seed=2)
+    assert experiment.arm_names == ("email", "social", "display")
+    assert experiment.schema.control_values == ("none",)
+    assert experiment.arm_tau("conversion", "social") is not None
+    assert not any(f.startswith("tau_") for f in experiment.schema.features)
+
+
+def test_hillstrom_separate_keeps_both_e_mails_as_arms():
+    experiment = load_demo("hillstrom", arm="separate")
+    assert experiment.arm_names == ("Mens E-Mail", "Womens E-Mail")
+    assert experiment.n_rows == 64_000 and "and" in experiment.name
 
 
 def test_synthetic_demo_carries_the_truth():
@@ -111,12 +125,12 @@ def test_criteo_sample_loads_and_says_it_is_too_small():
 
 
 def test_unknown_demo_lists_the_names():
-    with pytest.raises(ImpactIQError, match="synthetic, hillstrom, criteo_sample"):
+    with pytest.raises(ImpactIQError, match="synthetic, hillstrom, multichannel, criteo_sample"):
         load_demo("criteo_full")
 
 
 def test_unknown_arm_lists_the_arms():
-    with pytest.raises(ImpactIQError, match="any, mens, womens"):
+    with pytest.raises(ImpactIQError, match="any, mens, womens, separate"):
         load_demo("hillstrom", arm="kids")
 
 

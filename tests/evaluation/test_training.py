@@ -361,3 +361,20 @@ def test_a_model_evaluates_rows_where_one_of_its_features_is_constant():
     assert "spend_before" not in experiment.schema.features  # not a feature to train on here ...
     scores = evaluate_model(trained, experiment, "y", n_boot=N_BOOT)  # ... but the model still reads it
     assert np.isfinite(scores["qini_auc_score"]["estimate"])
+
+
+@pytest.mark.slow
+def test_hillstrom_three_arms_mean_predictions_agree_with_each_arms_experiment():
+    """Each e-mail's mean predicted visit effect on the holdout lies in its difference-in-means CI."""
+    from impactiq.data.demo import load_demo
+    from impactiq.data.summary import summarise
+
+    experiment = load_demo("hillstrom", arm="separate")
+    trained = train_model(experiment, outcome="visit", n_boot=50)
+    effects = summarise(experiment).arm_effects
+    for arm in trained.arms:
+        row = effects[
+            (effects["outcome"] == "visit") & (effects["arm"] == arm) & (effects["versus"] == "No E-Mail")
+        ]
+        mean_prediction = trained.arm_metrics[arm]["mean_uplift"]["estimate"]
+        assert row["effect_lower"].item() <= mean_prediction <= row["effect_upper"].item(), arm

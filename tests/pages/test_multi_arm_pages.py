@@ -1,0 +1,94 @@
+"""AppTest of every page with a multi-arm experiment: arms on the Data page, one arm at a time elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from impactiq.data.demo import load_demo
+from impactiq.evaluation.training import train_model
+from impactiq.present.text import plain
+from impactiq.uplift.store import list_models, load_model, save_model
+from pages import common
+
+APP = "../../streamlit_app.py"
+ARM_BOX = "Arm, against none"
+FAST = {"n_estimators": 40}
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    """A models folder holding one three-channel causal forest on the synthetic multi-channel data."""
+    root = tmp_path_factory.mktemp("models")
+    trained = train_model(
+        load_demo("multichannel", n_rows=9_000, seed=1), outcome="conversion", n_boot=20, params=FAST
+    )
+    save_model(trained, "channels", models_dir=root)
+    return root
+
+
+@pytest.fixture
+def open_page(models_dir, monkeypatch):
+    monkeypatch.setenv("IMPACTIQ_MODELS_DIR", str(models_dir))
+    monkeypatch.setattr(common, "MODELS_DIR", str(models_dir))
+
+    def run(page: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=300)
+        at.switch_page(page)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    return run
+
+
+def _labelled(elements, label: str):
+    return next(e for e in elements if e.label == label)
+
+
+def test_the_data_page_shows_each_hillstrom_arm_against_control_and_each_other(open_page):
+    at = open_page("pages/data.py")
+    at.tabs[1].selectbox[0].set_value("hillstrom").run()
+    at.radio[0].set_value("separate").run()
+    _labelled(at.button, "Load demo data").click().run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "comparison" in d.value.columns)
+    visits = table[table["outcome"] == "visit"].set_index("comparison")
+    assert visits.loc["Mens E-Mail vs No E-Mail", "difference [95% CI]"].startswith(
+        "+7.66 pp [+7.00 pp, +8.32 pp]"
+    )
+    assert "Mens E-Mail vs Womens E-Mail" in visits.index
+
+
+def test_the_train_page_judges_every_arm_and_saves_one_model(open_page, models_dir):
+    at = open_page("pages/train.py")
+    at.session_state[common.EXPERIMENT] = load_demo("multichannel", n_rows=6_000, seed=2)
+    at.session_state[common.SUMMARY] = None
+    at.session_state[common.DATA_SOURCE] = "test"
+    at.run()
+    _labelled(at.number_input, "Bootstrap replicates for metric intervals").set_value(50)
+    _labelled(at.button, "Train").click().run()
+    assert not at.exception and not at.error
+    assert [t.label for t in at.tabs] == ["email", "social", "display"]
+    assert any(s.value.startswith(plain("social vs none")) for s in at.subheader)
+    _labelled(at.button, "Save model").click().run()
+    assert not at.exception
+    saved = [m for m in list_models(models_dir) if m["arms"] and m["name"] != "channels"]
+    assert len(saved) == 1 and saved[0]["arms"] == ("email", "social", "display")
+    table = next(d.value for d in at.dataframe if "holdout Qini coefficient [95% CI]" in d.value.columns)
+    assert table["holdout Qini coefficient [95% CI]"].str.contains("social: ").all()
+
+
+@pytest.mark.parametrize("page", ["pages/simulator.py", "pages/segments.py"])
+def test_the_simulator_and_segments_show_one_arm_at_a_time(open_page, models_dir, page):
+    at = open_page(page)
+    box = _labelled(at.selectbox, ARM_BOX)
+    assert box.options == ["email", "social", "display"]
+    for arm in ("social", "display"):
+        box.set_value(arm).run()
+        assert not at.exception, at.exception
+        box = _labelled(at.selectbox, ARM_BOX)
+        assert box.value == arm
+    if page == "pages/segments.py":
+        view_rows = (load_model(models_dir / "channels").holdout["arm"].isin([0, 3])).sum()
+        assert view_rows > 0 and any("Segments by" in s.value for s in at.subheader)
