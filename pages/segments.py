@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impactiq.decisions import economics, segmentation, targeting
+from impactiq.decisions import channels, economics, segmentation, targeting
 from impactiq.decisions.segments import segment_report
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, segment_tables
 from impactiq.present.export import csv_bytes, file_stem
 from impactiq.present.formatting import format_estimate, unit_labels
+from impactiq.present.tables import policies_table
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
 from pages import common
@@ -185,3 +186,24 @@ st.altair_chart(
     width="stretch",
 )
 st.dataframe(segment_tables.strategies_table(report), hide_index=True, width="stretch")
+
+if isinstance(model, ArmView):
+    st.divider()
+    st.subheader("Which channel for which user")
+    st.caption(
+        "Each policy valued on the holdout from observed outcomes: doubly robust (AIPW) with the model's "
+        "expected outcomes and the experiment's known channel shares, normal 95% intervals; the gain over "
+        "contacting nobody is paired on the same users. The best channel for each user is the one with the "
+        "largest expected profit at the cost per contact above (every channel) and the value per conversion."
+    )
+    base = model.base
+    shares = base.metadata["data"]["arm_shares"]
+    control_share = 1.0 - sum(shares[a] for a in base.arms)
+    values = channels.policy_values(
+        base.holdout,
+        base.arms,
+        (control_share, *(shares[a] for a in base.arms)),
+        costs=dict.fromkeys(base.arms, cost),
+        value=value,
+    )
+    st.dataframe(policies_table(values, binary=binary), hide_index=True, width="stretch")

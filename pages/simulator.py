@@ -7,12 +7,15 @@ import streamlit as st
 
 from impactiq.data.reader import read_table
 from impactiq.decisions import batch, economics, persuadability, profiles, scenario, whatif
+from impactiq.decisions.channels import recommend_arms
 from impactiq.decisions.explain import METHOD, explain_uplift
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, formatting
 from impactiq.present.export import csv_bytes, file_stem
 from impactiq.present.formatting import effect_unit, format_estimate, level_unit
+from impactiq.present.tables import channels_table, recommendation_sentence
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain, shorten
+from impactiq.uplift.arms import ArmView
 from pages import common
 
 common.use_app_navigation()
@@ -230,6 +233,23 @@ def _results(name: str, model, profile: dict, thresholds, binary: bool, cost: fl
     )
 
 
+def _channels(name: str, model: ArmView, profile: dict, binary: bool, cost: float, value: float) -> None:
+    """Every channel of a multi-arm model for this user, side by side, and the one to use."""
+    st.subheader("Every channel for this user")
+    with st.expander("Cost per contact of each channel (the cost above by default)"):
+        costs = {
+            arm: st.number_input(
+                plain(arm), min_value=0.0001, value=cost, format="%.4f", key=_key(name, f"cost:{arm}")
+            )
+            for arm in model.arms
+        }
+    row = recommend_arms(
+        model.base, profiles.profile_frame(profile, model.schema), costs=costs, value=value
+    ).iloc[0]
+    st.dataframe(channels_table(row, model.arms, binary=binary), hide_index=True, width="stretch")
+    (st.success if row["clear"] else st.info)(plain(recommendation_sentence(row), MAX_MESSAGE_CHARS))
+
+
 st.title("Simulator")
 st.caption("Type a user profile, or start from a preset, and see what treating this user is worth.")
 name, model = _pick_model()
@@ -243,6 +263,8 @@ label = "Value per success" if binary else "Value per unit of outcome"
 value = right.number_input(label, min_value=0.0, format="%.4f", key=VALUE)
 try:
     _results(name, model, profile, thresholds, binary, cost, value)
+    if isinstance(model, ArmView):
+        _channels(name, model, profile, binary, cost, value)
     st.subheader("What if")
     _what_if(name, model, profile, binary)
     st.subheader("Why")

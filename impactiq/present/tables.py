@@ -171,3 +171,72 @@ def _metric_row(label: str, value: dict | None, kind: str, binary: bool) -> dict
         signed=False if kind == "size" else None,
     )
     return {"metric": label, "estimate [95% CI]": text, "note": value.get("method", "")}
+
+
+def channels_table(recommendation: pd.Series, arms: tuple[str, ...], *, binary: bool) -> pd.DataFrame:
+    """One user's every channel (a row of `decisions.channels.recommend_arms`): uplift and profit
+    per contact, each with its 95% interval."""
+    rows = []
+    for arm in arms:
+        rows.append(
+            {
+                "channel": arm,
+                "uplift [95% CI]": format_estimate(
+                    recommendation[f"uplift_{arm}"],
+                    recommendation[f"uplift_{arm}_lower"],
+                    recommendation[f"uplift_{arm}_upper"],
+                    effect_unit(binary),
+                ),
+                "profit per contact [95% CI]": format_estimate(
+                    recommendation[f"profit_{arm}"],
+                    recommendation[f"profit_{arm}_lower"],
+                    recommendation[f"profit_{arm}_upper"],
+                    "money",
+                    signed=True,
+                ),
+                "recommended": "yes" if recommendation["recommended"] == arm else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def recommendation_sentence(recommendation: pd.Series) -> str:
+    """The recommended choice and how sure it is, in words."""
+    margin = format_estimate(
+        recommendation["margin"],
+        recommendation["margin_lower"],
+        recommendation["margin_upper"],
+        "money",
+        signed=True,
+    )
+    verdict = "a clear winner" if recommendation["clear"] else "no clear winner: the interval spans zero"
+    return (
+        f"Recommended: {recommendation['recommended']}. Expected profit over the runner-up "
+        f"({recommendation['runner_up']}): {margin} per user, 95% CI; {verdict}."
+    )
+
+
+def policies_table(values: pd.DataFrame, *, binary: bool) -> pd.DataFrame:
+    """Policies valued on the holdout (`decisions.channels.policy_values`), each with its 95% CI."""
+    return pd.DataFrame(
+        {
+            "policy": values["policy"],
+            "contacted": [format_estimate(v, unit="share") for v in values["contacted"]],
+            "outcome per user [95% CI]": [
+                format_estimate(v, lo, hi, level_unit(binary))
+                for v, lo, hi in zip(
+                    values["outcome"], values["outcome_lower"], values["outcome_upper"], strict=True
+                )
+            ],
+            "net value per user [95% CI]": [
+                format_estimate(v, lo, hi, "money")
+                for v, lo, hi in zip(
+                    values["net_value"], values["net_value_lower"], values["net_value_upper"], strict=True
+                )
+            ],
+            "gain over nobody [95% CI]": [
+                format_estimate(v, lo, hi, "money", signed=True)
+                for v, lo, hi in zip(values["gain"], values["gain_lower"], values["gain_upper"], strict=True)
+            ],
+        }
+    )

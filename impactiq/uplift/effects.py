@@ -79,3 +79,9 @@ class FittedEffects:
     def predict_arm_outcomes(self, df: pd.DataFrame) -> np.ndarray:
         """Expected outcome under control and every arm, shape (n, arms + 1)."""
         return self.model.predict_arm_outcomes(self.features(df))
+
+    def compare_arms(
+        self, df: pd.DataFrame, first: int, second: int, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(difference, lower, upper) of arm `first`'s effect minus arm `second`'s (0 = control)."""
+        return self.model.compare_arms(self.features(df), first, second, alpha=alpha)

@@ -558,6 +558,13 @@ class UpliftModel(BaseEstimator):
         self._check_fitted()
         return self.portable_.effect_by_arm_with_interval(X, alpha=alpha)
 
+    def compare_arms(
+        self, X: pd.DataFrame, first: int, second: int, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(difference, lower, upper) of arm `first`'s effect minus arm `second`'s; see `portable`."""
+        self._check_fitted()
+        return self.portable_.compare_arms(X, first, second, alpha=alpha)
+
     def predict_arm_outcomes(self, X: pd.DataFrame) -> np.ndarray:
         """Each row's expected outcome under control and every arm, shape (n, n_arms_ + 1)."""
         self._check_fitted()

@@ -148,12 +148,15 @@ class ForestPredictor:
             raise ImpactIQError("The saved forest's arrays do not fit together; the model file is damaged.")
 
     def predict(
-        self, X: np.ndarray, *, var: bool = True, n_threads: int = 1
+        self, X: np.ndarray, *, var: bool = True, n_threads: int = 1, projector: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """(theta, variance) of the relevant outputs for each row of X; variance None if not asked.
 
         theta has shape (n, n_relevant_outputs), variance the same (the diagonal of EconML's
-        covariance). Large inputs are split into chunks spread over `n_threads` threads (NumPy
+        covariance). With a `projector` (n, n_relevant_outputs), the inner product of theta with
+        it instead, and that product's variance, each shape (n, 1): EconML's
+        `predict_projection_and_var`, which gives the interval of one arm's effect minus
+        another's. Large inputs are split into chunks spread over `n_threads` threads (NumPy
         and the compiled tree walk release the GIL).
         """
         X = np.ascontiguousarray(X, dtype=np.float64)
@@ -161,13 +164,26 @@ class ForestPredictor:
             raise ImpactIQError(
                 f"The forest expects {self.n_features_} feature columns; got an array of shape {X.shape}."
             )
+        if projector is not None:
+            projector = np.asarray(projector, dtype=np.float64)
+            if projector.shape != (len(X), self.n_relevant_outputs_):
+                raise ImpactIQError(
+                    f"The projector needs one row per row of X and {self.n_relevant_outputs_} columns; got "
+                    f"shape {projector.shape}."
+                )
+
+        def chunk(start: int):
+            rows = slice(start, start + CHUNK_ROWS)
+            return self._predict_chunk(X[rows], var, None if projector is None else projector[rows])
+
         starts = range(0, len(X), CHUNK_ROWS)
         if n_threads > 1 and len(X) > CHUNK_ROWS:
             with ThreadPoolExecutor(n_threads) as pool:
-                parts = list(pool.map(lambda s: self._predict_chunk(X[s : s + CHUNK_ROWS], var), starts))
+                parts = list(pool.map(chunk, starts))
         else:
-            parts = [self._predict_chunk(X[s : s + CHUNK_ROWS], var) for s in starts]
-        theta = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, self.n_relevant_outputs_))
+            parts = [chunk(s) for s in starts]
+        width = self.n_relevant_outputs_ if projector is None else 1
+        theta = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, width))
         if not var:
             return theta, None
         return theta, np.concatenate([p[1] for p in parts]) if parts else np.empty_like(theta)
@@ -176,7 +192,9 @@ class ForestPredictor:
         """Global node index of each row's leaf in each tree, shape (trees, n)."""
         return leaf_of(X, self.roots_, self.feature_, self.threshold_, self.left_, self.right_)
 
-    def _predict_chunk(self, X: np.ndarray, var: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _predict_chunk(
+        self, X: np.ndarray, var: bool, projector: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         p, relevant = self.n_outputs_, self.n_relevant_outputs_
         leaves = self._leaves(X)
         alpha_t = [component[leaves] for component in self.precond_]  # p x (T, n)
@@ -185,19 +203,30 @@ class ForestPredictor:
         jac = np.stack([np.stack([c.mean(axis=0) for c in row], axis=-1) for row in jac_t], axis=-2)
         invjac = np.linalg.pinv(jac)  # (n, p, p)
         theta = np.einsum("ijk,ik->ij", invjac, alpha)
+        # The directions whose variance is wanted: each relevant output, or the projector.
+        if projector is None:
+            directions = np.broadcast_to(np.eye(p)[:relevant], (len(X), relevant, p))
+            point = theta[:, :relevant]
+        else:
+            directions = np.zeros((len(X), 1, p))
+            directions[:, 0, :relevant] = projector
+            point = np.einsum("ij,ij->i", theta[:, :relevant], projector)[:, None]
         if not var:
-            return theta[:, :relevant], None
+            return point, None
         if not self.has_variance_:
             raise ImpactIQError("This forest was grown without inference, so it has no intervals.")
         # Each tree's moment at theta: m_tj = sum_k J_tjk theta_k - alpha_tj, p x (T, n).
         moments = [sum(jac_t[j][k] * theta[:, k] for k in range(p)) - alpha_t[j] for j in range(p)]
-        return theta[:, :relevant], self._variance(moments, invjac)[:, :relevant]
+        return point, self._variance(moments, invjac, directions)
 
-    def _variance(self, moments: list[np.ndarray], invjac: np.ndarray) -> np.ndarray:
-        """EconML's bootstrap-of-little-bags variance of theta, diagonal entries only.
+    def _variance(self, moments: list[np.ndarray], invjac: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """EconML's bootstrap-of-little-bags variance of theta along each of `directions`.
 
-        The bags are equal-sized and partition the trees, so EconML's mean over bags of the
-        within-bag mean of m m' is the mean of m m' over all trees, computed here in one step.
+        `directions` (n, d, p) holds d vectors per row: the unit vectors of the relevant outputs
+        give the diagonal of EconML's covariance, a projector the variance of theta's inner
+        product with it; the objective-Bayes debiasing applies to each, as in EconML. The bags
+        are equal-sized and partition the trees, so EconML's mean over bags of the within-bag
+        mean of m m' is the mean of m m' over all trees, computed here in one step.
         """
         p = len(moments)
         n_bags, bag_size = self.slices_.shape
@@ -211,9 +240,11 @@ class ForestPredictor:
         var_between = sq_between - outer(lambda j, k: moment[j] * moment[k])
         var_total = outer(lambda j, k: (moments[j] * moments[k]).mean(axis=0))
         invjac_t = np.transpose(invjac, (0, 2, 1))
-        pred_var = np.diagonal(invjac @ var_between @ invjac_t, axis1=1, axis2=2)
+        pred_var = np.einsum("iaj,ijk,iak->ia", directions, invjac @ var_between @ invjac_t, directions)
         correction = (var_total - sq_between) / (bag_size - 1)
-        pred_var_correction = np.diagonal(invjac @ correction @ invjac_t, axis1=1, axis2=2)
+        pred_var_correction = np.einsum(
+            "iaj,ijk,iak->ia", directions, invjac @ correction @ invjac_t, directions
+        )
         naive = pred_var - pred_var_correction
         se = np.maximum(pred_var, pred_var_correction) * np.sqrt(2.0 / n_bags)
         z = naive / np.clip(se, 1e-10, np.inf)

@@ -236,6 +236,44 @@ class PortableModel:
             se = self._bootstrap_by_arm(features).std(axis=0, ddof=1)
         return point, point - z * se, point + z * se
 
+    def compare_arms(
+        self, X, first: int, second: int, alpha: float = 0.05
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(difference, lower, upper): each row's effect of arm `first` minus that of `second`.
+
+        Arms are numbered as in fitting (0 control, 1..n_arms); comparing with 0 gives an arm's
+        own effect. The forest's interval is EconML's for `effect_interval(X, T0=second,
+        T1=first)`: the variance of the projection, not a sum of two variances, since the two
+        effects come from one forest and are correlated; the meta-learners use the spread of
+        their refits' differences.
+        """
+        k = self.n_arms
+        if not {first, second} <= set(range(k + 1)) or first == second:
+            raise ImpactIQError(
+                f"Compare two different arms among 0 (control) to {k}; got {first} and {second}."
+            )
+        z = normal_quantile(alpha)
+        features = self.encode(X)
+        sign = np.zeros(k)
+        for arm, weight in ((first, 1.0), (second, -1.0)):
+            if arm:
+                sign[arm - 1] = weight
+        if self.forest_ is not None:
+            projector = np.tile(sign, (len(features), 1))
+            point, variance = self.forest_.predict(
+                features, var=True, n_threads=self._threads(len(features)), projector=projector
+            )
+            point, se = point[:, 0], np.sqrt(variance[:, 0])
+        elif self.linear_ is not None:
+            point, lower, upper = self.effect_by_arm_with_interval(X, alpha=alpha)
+            if sign[0] > 0:
+                return point[:, 0], lower[:, 0], upper[:, 0]
+            return -point[:, 0], -upper[:, 0], -lower[:, 0]
+        else:
+            point = self.effects_of(features) @ sign
+            se = (self._bootstrap_by_arm(features) @ sign).std(axis=0, ddof=1)
+        return point, point - z * se, point + z * se
+
     def bootstrap_effects(self, features: np.ndarray) -> np.ndarray:
         """Each bootstrap refit's effect on encoded rows, shape (refits, n) (two-arm models)."""
         self.check_single_arm("bootstrap_effects")

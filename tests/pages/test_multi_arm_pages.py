@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from impactiq.data.demo import load_demo
 from impactiq.evaluation.training import train_model
 from impactiq.present.text import plain
-from impactiq.uplift.store import list_models, load_model, save_model
+from impactiq.uplift.store import list_models, save_model
 from pages import common
 
 APP = "../../streamlit_app.py"
@@ -90,5 +90,19 @@ def test_the_simulator_and_segments_show_one_arm_at_a_time(open_page, models_dir
         box = _labelled(at.selectbox, ARM_BOX)
         assert box.value == arm
     if page == "pages/segments.py":
-        view_rows = (load_model(models_dir / "channels").holdout["arm"].isin([0, 3])).sum()
-        assert view_rows > 0 and any("Segments by" in s.value for s in at.subheader)
+        assert any("Segments by" in s.value for s in at.subheader)
+        policies = next(d.value for d in at.dataframe if "policy" in d.value.columns)
+        assert list(policies["policy"]) == [
+            "best channel for each user",
+            "everyone: email",
+            "everyone: social",
+            "everyone: display",
+            "nobody",
+        ]
+        assert policies["gain over nobody [95% CI]"].str.count(r"\[").eq(1).all()
+    else:
+        assert any(s.value == "Every channel for this user" for s in at.subheader)
+        table = next(d.value for d in at.dataframe if "channel" in d.value.columns)
+        assert list(table["channel"]) == ["email", "social", "display"]
+        assert (table["recommended"] == "yes").sum() <= 1
+        assert any(m.value.startswith("Recommended") for m in [*at.success, *at.info])

@@ -6,9 +6,12 @@ import pandas as pd
 
 from impactiq.present.tables import (
     broken_models_table,
+    channels_table,
     effects_table,
     metrics_table,
     models_table,
+    policies_table,
+    recommendation_sentence,
     truth_table,
 )
 
@@ -139,3 +142,57 @@ def test_models_table_shows_what_a_model_was_trained_on_and_its_qini_interval():
 def test_broken_models_table_gives_the_reason():
     table = broken_models_table([{"name": "b", "error": "metadata.json is missing"}])
     assert table.to_dict(orient="records") == [{"name": "b", "problem": "metadata.json is missing"}]
+
+
+def test_channels_table_and_recommendation_read_every_channel_with_its_interval():
+    row = pd.Series(
+        {
+            "uplift_email": 0.02,
+            "uplift_email_lower": 0.01,
+            "uplift_email_upper": 0.03,
+            "profit_email": 0.18,
+            "profit_email_lower": 0.08,
+            "profit_email_upper": 0.28,
+            "uplift_social": -0.01,
+            "uplift_social_lower": -0.02,
+            "uplift_social_upper": 0.0,
+            "profit_social": -0.15,
+            "profit_social_lower": -0.25,
+            "profit_social_upper": -0.05,
+            "recommended": "email",
+            "runner_up": "none",
+            "margin": 0.18,
+            "margin_lower": -0.02,
+            "margin_upper": 0.38,
+            "clear": False,
+        }
+    )
+    table = channels_table(row, ("email", "social"), binary=True)
+    assert list(table["channel"]) == ["email", "social"]
+    assert table.loc[0, "uplift [95% CI]"] == "+2.00 pp [+1.00 pp, +3.00 pp]"
+    assert table.loc[1, "profit per contact [95% CI]"].startswith("-0.15 [")
+    assert list(table["recommended"]) == ["yes", ""]
+    sentence = recommendation_sentence(row)
+    assert sentence.startswith("Recommended: email.") and "no clear winner" in sentence
+
+
+def test_policies_table_gives_every_value_its_interval():
+    values = pd.DataFrame(
+        {
+            "policy": ["best channel for each user", "nobody"],
+            "contacted": [0.8, 0.0],
+            "outcome": [0.06, 0.05],
+            "outcome_lower": [0.055, 0.045],
+            "outcome_upper": [0.065, 0.055],
+            "net_value": [0.55, 0.5],
+            "net_value_lower": [0.5, 0.45],
+            "net_value_upper": [0.6, 0.55],
+            "gain": [0.05, 0.0],
+            "gain_lower": [0.01, 0.0],
+            "gain_upper": [0.09, 0.0],
+        }
+    )
+    table = policies_table(values, binary=True)
+    assert table.loc[0, "contacted"] == "80.0%"
+    assert table.loc[0, "gain over nobody [95% CI]"] == "+0.05 [+0.01, +0.09]"
+    assert table["outcome per user [95% CI]"].str.count(r"\[").eq(1).all()

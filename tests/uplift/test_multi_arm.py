@@ -118,3 +118,26 @@ def test_two_arm_models_are_unchanged_by_the_arm_machinery(experiment):
         model.n_arms_ == 1 and model.arm_shares_ == (1 - t.mean(), t.mean()) and model.propensity_ == t.mean()
     )
     np.testing.assert_array_equal(model.effect_by_arm(X.iloc[:50])[:, 0], model.effect(X.iloc[:50]))
+
+
+@pytest.mark.parametrize(("first", "second"), [(2, 1), (3, 2), (1, 0), (0, 3)])
+def test_comparing_two_arms_equals_econml(fitted, scoring, first, second):
+    features = fitted._encode(scoring)
+    point, lower, upper = fitted.compare_arms(scoring, first, second, alpha=0.1)
+    expected = np.ravel(fitted.estimator_.effect(features, T0=second, T1=first))
+    np.testing.assert_allclose(point, expected, rtol=0, atol=1e-12)
+    if fitted.estimator == "causal_forest":
+        low, high = fitted.estimator_.effect_interval(features, T0=second, T1=first, alpha=0.1)
+    else:
+        draws = np.stack(
+            [np.ravel(r.effect(features, T0=second, T1=first)) for r in fitted.bootstrap_estimators_]
+        )
+        spread = norm.ppf(0.95) * draws.std(axis=0, ddof=1)
+        low, high = expected - spread, expected + spread
+    np.testing.assert_allclose(lower, np.ravel(low), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(upper, np.ravel(high), rtol=0, atol=1e-12)
+
+
+def test_comparing_an_arm_with_itself_is_refused(fitted, scoring):
+    with pytest.raises(ImpactIQError, match="two different arms"):
+        fitted.compare_arms(scoring, 2, 2)
