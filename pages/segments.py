@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impactiq.decisions import channels, economics, segmentation, targeting
+from impactiq.decisions import channel_segments, channels, economics, segmentation, targeting
 from impactiq.decisions.segments import segment_report
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, segment_tables
@@ -37,6 +37,71 @@ def _segmentation(path: str, version: str, arm: str | None, by: str) -> segmenta
     model = common.load_saved_model(path, version)
     rows = ArmView(model, arm).holdout if arm is not None else model.holdout
     return segmentation.assign_segments(rows, model.schema, by, seed=0)
+
+
+@st.cache_data(show_spinner="Segmenting the holdout…", max_entries=16)
+def _channel_segmentation(path: str, version: str, by: str) -> segmentation.Segmentation:
+    model = common.load_saved_model(path, version)
+    return channel_segments.channel_segmentation(model.holdout, model.schema, by, seed=0)
+
+
+def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float, budget: float) -> None:
+    """The segment x channel heat map and table, and one budget spread two ways across them."""
+    st.subheader("Which channel works for which segment")
+    try:
+        split = _channel_segmentation(str(entry["path"]), entry["version"], by)
+    except ImpactIQError as error:
+        st.info(plain(error, MAX_MESSAGE_CHARS))
+        return
+    binary = base.schema.is_binary(base.outcome)
+    table = channel_segments.channel_segment_table(
+        base.holdout, base.arms, split.labels, cost=cost, value=value
+    )
+    st.caption(
+        "Each channel against no contact within each segment, on the holdout: observed uplift (difference in "
+        "means, 95% CI on hover), credited against incremental conversions, and ROI under both attributions."
+    )
+    st.altair_chart(charts.channel_heatmap(table, percent=binary), width="stretch")
+    st.dataframe(
+        segment_tables.channel_segment_text(table, outcome=base.outcome, binary=binary),
+        hide_index=True,
+        width="stretch",
+    )
+    shares = base.metadata["data"]["arm_shares"]
+    mix = {arm: shares[arm] / sum(shares.values()) for arm in base.arms}
+    plans = channel_segments.compare_channel_plans(table, mix=mix, budget=budget, cost=cost, value=value)
+    shown = segment_tables.channel_plans_table(plans)
+    mixed = ", ".join(f"{plain(arm)} {share:.0%}" for arm, share in mix.items())
+    sides = {
+        "traditional": (
+            "Traditional: one channel mix for everyone",
+            f"Every segment gets the experiment's channel mix ({mixed}); contacts spread in proportion to the "
+            "conversions credited in each segment.",
+        ),
+        "causal": (
+            "Causal: each segment its best channel",
+            "Each segment gets the channel with its largest observed uplift; contacts go where that uplift is "
+            "largest, only where it is positive (optimistic where channels differ by less than their intervals).",
+        ),
+    }
+    for column, (plan, (title, caption)) in zip(st.columns(2), sides.items(), strict=True):
+        with column:
+            st.markdown(f"**{title}**")
+            st.caption(caption)
+            st.dataframe(shown[[plan]].rename(columns={plan: "estimate [95% CI]"}), width="stretch")
+    gain = plans.plans.set_index("plan").loc["causal - traditional"]
+    incremental = format_estimate(
+        gain["incremental"], gain["incremental_lower"], gain["incremental_upper"], "total"
+    )
+    (st.success if gain["incremental_lower"] > 0 else st.info)(
+        f"For the same {plans.contacts:,} contacts, choosing each segment's channel gains {incremental} incremental "
+        f"{plain(unit_labels(base.outcome, binary=binary)['things'])} (95% CI)."
+    )
+    st.dataframe(
+        plans.segments[["segment", "users", "traditional_contacts", "causal_contacts", "causal_channel"]],
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def _choose_segmentation(model) -> str:
@@ -207,3 +272,4 @@ if isinstance(model, ArmView):
         value=value,
     )
     st.dataframe(policies_table(values, binary=binary), hide_index=True, width="stretch")
+    _channels_by_segment(entry, base, by, cost, value, budget)

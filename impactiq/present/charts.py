@@ -271,3 +271,40 @@ def _with_random(model_curve: tuple[np.ndarray, np.ndarray]) -> dict:
     """The model's curve and the random-targeting line from the origin to its end point."""
     x, y = model_curve
     return {"model": (x, y), "random": (np.array([0.0, x[-1]]), np.array([0.0, y[-1]]))}
+
+
+def channel_heatmap(table: pd.DataFrame, *, percent: bool) -> alt.Chart:
+    """Which channel works for which segment: observed uplift per segment and channel, coloured
+    around zero, with the 95% interval and the users a hover away."""
+    scale = 100.0 if percent else 1.0
+    unit = " pp" if percent else ""
+    data = pd.DataFrame(
+        {
+            "segment": table["segment"].map(shorten),
+            "channel": table["channel"].map(shorten),
+            "uplift": table["observed_uplift"] * scale,
+            "interval": [
+                f"[{lo * scale:+.2f}{unit}, {hi * scale:+.2f}{unit}]"
+                for lo, hi in zip(table["observed_uplift_lower"], table["observed_uplift_upper"], strict=True)
+            ],
+            "users": table["treated"] + table["control"],
+        }
+    )
+    extreme = float(np.nanmax(np.abs(data["uplift"]))) if data["uplift"].notna().any() else 1.0
+    base = alt.Chart(
+        data, title=f"Observed uplift per segment and channel{' (pp)' if percent else ''}"
+    ).encode(x=alt.X("channel:N", sort=None, title=None), y=alt.Y("segment:N", sort=None, title=None))
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            "uplift:Q", scale=alt.Scale(scheme="redblue", domain=[-extreme, extreme]), title="uplift"
+        ),
+        tooltip=[
+            "segment:N",
+            "channel:N",
+            alt.Tooltip("uplift:Q", format="+.2f", title=f"uplift{unit}"),
+            alt.Tooltip("interval:N", title="95% CI"),
+            alt.Tooltip("users:Q", format=","),
+        ],
+    )
+    labels = base.mark_text().encode(text=alt.Text("uplift:Q", format="+.2f"))
+    return cells + labels

@@ -182,3 +182,32 @@ def report_dict(report: SegmentReport) -> dict:
         },
         "strategies": report.strategies.to_dict(orient="records"),
     }
+
+
+def channel_segment_text(table: pd.DataFrame, *, outcome: str, binary: bool) -> pd.DataFrame:
+    """`channel_segments.channel_segment_table` to read: segment and channel, then the main
+    columns of `segment_table_text`."""
+    text = segment_table_text(table, outcome=outcome, binary=binary)
+    text.insert(1, "channel", table["channel"].to_numpy())
+    return text
+
+
+def channel_plans_table(plans) -> pd.DataFrame:
+    """The traditional and the causal plan of `channel_segments.compare_channel_plans`, with 95% CIs."""
+    rows = {}
+    for row in plans.plans.itertuples():
+        column = {
+            "contacts": format_estimate(row.contacts, unit="count"),
+            "incremental conversions [95% CI]": format_estimate(
+                row.incremental, row.incremental_lower, row.incremental_upper, "total"
+            ),
+            "incremental revenue [95% CI]": format_estimate(
+                row.revenue, row.revenue_lower, row.revenue_upper, "money"
+            ),
+        }
+        if pd.notna(getattr(row, "causal_roi", np.nan)):
+            column["causal ROI [95% CI]"] = format_estimate(
+                row.causal_roi, row.causal_roi_lower, row.causal_roi_upper, "change"
+            )
+        rows[row.plan] = column
+    return pd.DataFrame(rows)

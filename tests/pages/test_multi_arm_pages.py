@@ -100,6 +100,15 @@ def test_the_simulator_and_segments_show_one_arm_at_a_time(open_page, models_dir
             "nobody",
         ]
         assert policies["gain over nobody [95% CI]"].str.count(r"\[").eq(1).all()
+        assert any(s.value == "Which channel works for which segment" for s in at.subheader)
+        by_channel = next(d.value for d in at.dataframe if {"segment", "channel"} <= set(d.value.columns))
+        assert set(by_channel["channel"]) == {"email", "social", "display"}
+        assert by_channel["observed uplift [95% CI]"].str.count(r"\[").eq(1).all()
+        assert any(m.value.startswith("For the same") for m in [*at.success, *at.info])
+        assert any(
+            "channel_heatmap" in str(c.proto.spec) or "segment and channel" in c.proto.spec
+            for c in at.get("vega_lite_chart")
+        )
     else:
         assert any(s.value == "Every channel for this user" for s in at.subheader)
         table = next(d.value for d in at.dataframe if "channel" in d.value.columns)

@@ -73,3 +73,23 @@ def test_sweep_chart_marks_the_current_value():
     spec = charts.sweep_chart(sweep, "age", 1.5, percent=True).to_dict()
     assert len(spec["layer"]) == 3
     assert {"value": 1.5} in next(iter(v for k, v in spec["datasets"].items() if len(v) == 1))
+
+
+def test_the_channel_heat_map_colours_uplift_around_zero_and_shows_the_interval_on_hover():
+    table = pd.DataFrame(
+        {
+            "segment": ["mobile", "mobile", "desktop", "desktop"],
+            "channel": ["email", "social", "email", "social"],
+            "observed_uplift": [0.001, 0.02, 0.03, -0.01],
+            "observed_uplift_lower": [-0.01, 0.01, 0.02, -0.02],
+            "observed_uplift_upper": [0.012, 0.03, 0.04, 0.0],
+            "treated": [100, 100, 100, 100],
+            "control": [90, 90, 80, 80],
+        }
+    )
+    spec = charts.channel_heatmap(table, percent=True).to_dict()
+    data = next(iter(spec["datasets"].values()))
+    assert [row["interval"] for row in data][:2] == ["[-1.00 pp, +1.20 pp]", "[+1.00 pp, +3.00 pp]"]
+    assert [row["users"] for row in data] == [190, 190, 180, 180]
+    color = spec["layer"][0]["encoding"]["color"]
+    assert color["scale"]["domain"] == [-3.0, 3.0]

@@ -23,3 +23,28 @@ def test_labels_say_conversions_or_amounts(scored, binary, word):
     assert f"credited {word}" in shown.columns
     assert f"incremental {word} lower" in readable.columns
     assert "causal ROI [95% CI]" in shown.columns
+
+
+def test_channel_tables_read_every_segment_channel_and_plan_with_intervals():
+    from impactiq.decisions.channel_segments import channel_segment_table, compare_channel_plans
+
+    frame = scored_by_channel(n=4_000, seed=3)
+    holdout = frame.assign(
+        arm=(frame["t"] * (1 + (frame.index % 2))).astype("int8"),
+        uplift_a=frame["uplift"],
+        uplift_a_lower=frame["uplift_lower"],
+        uplift_a_upper=frame["uplift_upper"],
+        y_pred_a=frame["y1_pred"],
+        uplift_b=frame["uplift"] / 2,
+        uplift_b_lower=frame["uplift_lower"] / 2,
+        uplift_b_upper=frame["uplift_upper"] / 2,
+        y_pred_b=frame["y1_pred"],
+    ).drop(columns=["uplift", "uplift_lower", "uplift_upper", "y1_pred"])
+    table = channel_segment_table(holdout, ("a", "b"), frame["channel"], cost=0.1, value=10.0)
+    text = segment_tables.channel_segment_text(table, outcome="visit", binary=True)
+    assert list(text.columns[:2]) == ["segment", "channel"]
+    assert text["observed uplift [95% CI]"].str.count(r"\[").eq(1).all()
+    plans = compare_channel_plans(table, mix={"a": 0.5, "b": 0.5}, budget=100.0, cost=0.1, value=10.0)
+    shown = segment_tables.channel_plans_table(plans)
+    assert list(shown.columns) == ["traditional", "causal", "causal - traditional"]
+    assert shown.loc["incremental conversions [95% CI]"].str.count(r"\[").eq(1).all()
