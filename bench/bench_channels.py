@@ -127,6 +127,16 @@ def main() -> None:
     print(
         f"best-channel policy beats every single channel: {bool((values.loc[BEST, 'net_value'] > singles).all())}"
     )
+    # The generator knows every row's conversion probability in every arm: each policy's true value.
+    truth = multichannel.conversion_probabilities(holdout_frame[list(multichannel.FEATURES)])
+    net = np.column_stack([10.0 * truth[multichannel.CONTROL]] + [10.0 * truth[a] - 0.05 for a in arms])
+    profit = 10.0 * point - 0.05
+    chosen = np.where(profit.max(axis=1) > 0, profit.argmax(axis=1) + 1, 0)
+    singles_truth = "; ".join(f"everyone {a} {net[:, k + 1].mean():.4f}" for k, a in enumerate(arms))
+    print(
+        f"true net value per user: best channel by the model {net[np.arange(len(net)), chosen].mean():.4f}; "
+        f"best channel by the truth {net.max(axis=1).mean():.4f}; {singles_truth}; nobody {net[:, 0].mean():.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -150,3 +150,38 @@ def test_journey(page, app_url, tmp_path):
     page.get_by_text("Causal segment attribution", exact=True).wait_for()
     _no_exception(page)
     page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)
+
+
+def test_three_arm_journey(page, app_url):
+    """Hillstrom with each e-mail an arm: the arm table, a three-arm model, every arm in the
+    Simulator, and the channel split screen."""
+    page.goto(app_url)
+    page.get_by_text("Current data set:").first.wait_for()
+    page.get_by_role("tab", name="Demo data").click()
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Demo data set").click()
+    page.get_by_role("option", name="Real e-mail experiment (Hillstrom").click()
+    page.get_by_text("each e-mail an arm").click()
+    page.get_by_role("button", name="Load demo data").click()
+    page.get_by_text("Mens E-Mail and Womens E-Mail vs No E-Mail").first.wait_for()
+    page.get_by_text("Arm by arm").wait_for()
+    _no_exception(page)
+
+    navigation = page.locator('[data-testid="stSidebarNav"]')
+    navigation.get_by_role("link", name="Train").click()
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Trained in").wait_for()
+    page.get_by_role("tab", name="Womens E-Mail").wait_for()
+    page.get_by_role("button", name="Save model").click()
+    page.get_by_text("Saved as").wait_for()
+    _no_exception(page)
+
+    navigation.get_by_role("link", name="Simulator").click()
+    page.get_by_text("Every channel for this user").wait_for()
+    page.get_by_text("Expected profit over the runner-up").first.wait_for()
+    _no_exception(page)
+
+    navigation.get_by_role("link", name="Segments").click()
+    page.get_by_text("Which channel works for which segment").wait_for()
+    page.get_by_text("Causal: each segment its best channel").wait_for()
+    page.get_by_text("choosing each segment's channel gains").wait_for()
+    _no_exception(page)
