@@ -307,3 +307,8 @@ def test_expected_amounts_are_never_negative_when_the_outcome_never_was():
     model = UpliftModel(estimator="t_learner", binary_outcome=False, n_bootstrap=0).fit(spend, t, X)
     y0, y1 = model.predict_outcomes(X)
     assert y0.min() >= 0 and y1.min() >= 0
+
+
+def test_a_forest_of_several_arms_grows_leaves_as_many_times_larger():
+    assert forest_params(1_000_000, 3)["min_samples_leaf"] == 3 * forest_params(1_000_000)["min_samples_leaf"]
+    assert forest_params(1_000_000, 3)["max_samples"] == forest_params(1_000_000)["max_samples"]
