@@ -84,7 +84,8 @@ def segment_table(
     uplift, two-sided z-test at 5%); credited, incremental, waste (each estimate with its
     interval) and waste_share. With `cost` per contact and `value` per conversion (per unit of
     an amount) also traditional_roi = (credited x value - cost x treated) / (cost x treated)
-    and causal_roi, the same with incremental conversions, each with its 95% interval.
+    and causal_roi, the same with incremental conversions, each with its 95% interval, and
+    roi_multiplier, causal ROI over traditional ROI (where traditional ROI shows a gain).
     A segment with fewer than two users in an arm has NaN where an estimate needs both arms.
     """
     check_scored(frame)
@@ -139,7 +140,27 @@ def segment_table(
                 lower, upper = normal_interval(estimate, se)
                 for suffix, amount in (("", estimate), ("_lower", lower), ("_upper", upper)):
                     table[f"{key}{suffix}"] = np.where(spend > 0, (amount * value - spend) / spend, np.nan)
+            table = table.assign(**_roi_multiplier(observed, cost, value))
     return table
+
+
+def _roi_multiplier(observed, cost: float, value: float) -> dict:
+    """Causal ROI over traditional ROI per segment, with its delta-method 95% interval.
+
+    Per contact, the causal return is value·(m1 − m0) − cost and the traditional one
+    value·m1 − cost (m1, m0: treated and control means), so the multiplier is
+    g = (value·(m1 − m0) − cost) / (value·m1 − cost), with dg/dm1 = value²·m0 / D² and
+    dg/dm0 = −value / D (D the traditional return; the two means are independent). It is
+    defined only where traditional attribution shows a gain (D > 0).
+    """
+    m1, m0 = observed.treated.estimate, observed.control.estimate
+    se1, se0 = observed.treated.se, observed.control.se
+    traditional = value * m1 - cost
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (value * (m1 - m0) - cost) / traditional
+        se = np.sqrt((value**2 * m0 / traditional**2) ** 2 * se1**2 + (value / traditional) ** 2 * se0**2)
+    defined = traditional > 0
+    return interval_columns("roi_multiplier", np.where(defined, ratio, np.nan), np.where(defined, se, np.nan))
 
 
 @dataclass(frozen=True)

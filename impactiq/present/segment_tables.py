@@ -55,6 +55,7 @@ def segment_table_text(table: pd.DataFrame, *, outcome: str, binary: bool) -> pd
     if "causal_roi" in table:
         shown["traditional ROI [95% CI]"] = column("traditional_roi", "change")
         shown["causal ROI [95% CI]"] = column("causal_roi", "change")
+        shown["causal / traditional ROI [95% CI]"] = column("roi_multiplier", "score")
     return pd.DataFrame(shown)
 
 

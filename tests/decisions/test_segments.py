@@ -115,3 +115,25 @@ def test_a_model_that_misses_a_segment_is_flagged(scored):
 def test_bad_economics_are_refused(scored, kwargs, match):
     with pytest.raises(ImpactIQError, match=match):
         segments.segment_table(scored, scored["channel"], **kwargs)
+
+
+def test_the_roi_multiplier_is_causal_over_traditional_roi_with_a_delta_method_interval(scored):
+    cost, value = 0.1, 10.0
+    table = segments.segment_table(scored, scored["channel"], cost=cost, value=value).set_index("segment")
+    row = table.loc["web"]
+    np.testing.assert_allclose(row["roi_multiplier"], row["causal_roi"] / row["traditional_roi"], rtol=1e-12)
+
+    # The delta method by numerical differentiation of g(m1, m0) at the segment's means.
+    m1, m0 = row["treated_mean"], row["control_mean"]
+    se1 = row["treated_mean_se"]
+    se0 = np.sqrt(row["observed_uplift_se"] ** 2 - se1**2)
+
+    def g(a: float, b: float) -> float:
+        return (value * (a - b) - cost) / (value * a - cost)
+
+    h = 1e-7
+    d1, d0 = (g(m1 + h, m0) - g(m1 - h, m0)) / (2 * h), (g(m1, m0 + h) - g(m1, m0 - h)) / (2 * h)
+    se = np.hypot(d1 * se1, d0 * se0)
+    assert row["roi_multiplier_upper"] - row["roi_multiplier"] == pytest.approx(
+        norm.ppf(0.975) * se, rel=1e-5
+    )
