@@ -186,8 +186,10 @@ def _criteo_outcome(df, args: argparse.Namespace) -> str:
     """The outcome to model in a Criteo-layout table (visit unless --outcome says otherwise)."""
     from impactiq.data.schema import detect_criteo
 
-    if args.treated or args.control:
-        raise ImpactIQError("--treated and --control need --treatment: name the treatment column too.")
+    if args.treated or args.control or args.arms:
+        raise ImpactIQError(
+            "--treated, --control and --arms need --treatment: name the treatment column too."
+        )
     schema = detect_criteo(df.columns)
     if schema is None:
         raise ImpactIQError(

@@ -130,12 +130,14 @@ def load_saved_model(path: str, version: str) -> SavedModel:
     return load_model(path)
 
 
-def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel | ArmView]:
+def pick_model(
+    *, linked: str | None = None, linked_arm: str | None = None
+) -> tuple[dict, SavedModel | ArmView]:
     """The saved model chosen in a select box, and its `list_models` entry.
 
     The default is the model named by a shared link, else the session's, else the demo model,
     else the newest. A multi-arm model is seen one arm against control at a time, chosen in a
-    second select box (`ArmView`). Without a usable model, or when the chosen one fails its
+    second select box (`ArmView`), first set to the link's arm when there is one. Without a usable model, or when the chosen one fails its
     checks, the page says what to do and stops.
     """
     models = [m for m in list_models(MODELS_DIR) if m["error"] is None]
@@ -159,6 +161,11 @@ def pick_model(*, linked: str | None = None) -> tuple[dict, SavedModel | ArmView
     if not model.arms:
         return entry, model
     arms = list(model.arms)
+    if linked_arm is not None:
+        if linked_arm in arms:
+            st.session_state[ARM_WIDGET] = linked_arm
+        else:
+            st.warning(f"The link's arm '{plain(linked_arm)}' is not an arm of this model; showing another.")
     # The widget's own state is dropped when the user visits another page; the choice is kept
     # under MODEL_ARM and handed back to the widget when it is drawn again.
     if st.session_state.get(ARM_WIDGET) not in arms:

@@ -190,6 +190,10 @@ def _show_summary() -> None:
     (st.success if check.passed else st.warning)(
         f"Randomization check: {plain(check.verdict, MAX_MESSAGE_CHARS)}"
     )
+    for arm, arm_check in (summary.arm_randomization or {}).items():
+        (st.success if arm_check.passed else st.warning)(
+            f"Randomization check, {plain(arm)} against control: {plain(arm_check.verdict, MAX_MESSAGE_CHARS)}"
+        )
 
 
 upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])

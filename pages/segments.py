@@ -67,8 +67,9 @@ def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float, 
         hide_index=True,
         width="stretch",
     )
-    shares = base.metadata["data"]["arm_shares"]
-    mix = {arm: shares[arm] / sum(shares.values()) for arm in base.arms}
+    # The model's own, checked arm shares (control first): the experiment's design.
+    shares = base.model.arm_shares_[1:]
+    mix = {arm: share / sum(shares) for arm, share in zip(base.arms, shares, strict=True)}
     plans = channel_segments.compare_channel_plans(table, mix=mix, budget=budget, cost=cost, value=value)
     shown = segment_tables.channel_plans_table(plans)
     mixed = ", ".join(f"{plain(arm)} {share:.0%}" for arm, share in mix.items())
@@ -262,12 +263,10 @@ if isinstance(model, ArmView):
         "largest expected profit at the cost per contact above (every channel) and the value per conversion."
     )
     base = model.base
-    shares = base.metadata["data"]["arm_shares"]
-    control_share = 1.0 - sum(shares[a] for a in base.arms)
     values = channels.policy_values(
         base.holdout,
         base.arms,
-        (control_share, *(shares[a] for a in base.arms)),
+        base.model.arm_shares_,
         costs=dict.fromkeys(base.arms, cost),
         value=value,
     )

@@ -31,8 +31,10 @@ _key = common.simulator_key
 
 def _pick_model():
     """The chosen model, and the one a shared link names until the link has been applied."""
-    linked = st.query_params.get(scenario.QUERY_MODEL) if LOADED not in st.session_state else None
-    entry, model = common.pick_model(linked=linked)
+    first_visit = LOADED not in st.session_state
+    linked = st.query_params.get(scenario.QUERY_MODEL) if first_visit else None
+    linked_arm = st.query_params.get(scenario.QUERY_ARM) if first_visit else None
+    entry, model = common.pick_model(linked=linked, linked_arm=linked_arm)
     return entry["name"], model
 
 
@@ -185,12 +187,12 @@ def _why(model, profile: dict, binary: bool) -> None:
     st.altair_chart(charts.contribution_chart(table, percent=binary), width="stretch")
 
 
-def _batch(model, thresholds: persuadability.Thresholds) -> None:
+def _batch(scope: str, model, thresholds: persuadability.Thresholds) -> None:
     """Score an uploaded file of profiles and offer it back with uplift, interval and class."""
     uploaded = st.file_uploader("Profiles (CSV, CSV.gz or Parquet)", type=["csv", "gz", "parquet", "pq"])
     if uploaded is None:
         return
-    if st.session_state.get(BATCH, (None,))[0] != uploaded.file_id:
+    if st.session_state.get(BATCH, (None,))[0] != (uploaded.file_id, scope):
         progress = st.progress(0.0, text="Scoring…")
         try:
             scored = batch.score_batch(
@@ -206,11 +208,13 @@ def _batch(model, thresholds: persuadability.Thresholds) -> None:
             common.show_error(error)
             return
         counts = scored["class"].value_counts().rename("users")
-        st.session_state[BATCH] = (uploaded.file_id, csv_bytes(scored), counts)
+        st.session_state[BATCH] = ((uploaded.file_id, scope), csv_bytes(scored), counts)
     _, data, counts = st.session_state[BATCH]
     st.dataframe(counts, width="content")
     st.download_button(
-        "Download scored profiles (CSV)", data, f"{file_stem('scored', uploaded.name.split('.')[0])}.csv"
+        "Download scored profiles (CSV)",
+        data,
+        f"{file_stem('scored', uploaded.name.split('.')[0], scope)}.csv",
     )
 
 
@@ -256,7 +260,10 @@ name, model = _pick_model()
 binary = model.schema.is_binary(model.outcome)
 _start(name, model)
 profile = _profile_form(name, model)
-thresholds = _thresholds(name, model, binary)
+# Class thresholds and a scored file belong to one arm of a multi-arm model: scoped by it.
+arm = model.arm if isinstance(model, ArmView) else None
+scope = name if arm is None else f"{name}@{arm}"
+thresholds = _thresholds(scope, model, binary)
 left, right = st.columns(2)
 cost = left.number_input("Cost per contact", min_value=0.0001, format="%.4f", key=COST)
 label = "Value per success" if binary else "Value per unit of outcome"
@@ -272,6 +279,8 @@ try:
 except ImpactIQError as error:
     common.show_error(error)
 st.subheader("Score a file of profiles")
-_batch(model, thresholds)
+_batch(scope, model, thresholds)
 varied = st.session_state.get(_key(name, "whatif"), model.schema.features[0])
-st.query_params.from_dict(scenario.encode_scenario(name, scenario.Scenario(profile, varied, cost, value)))
+st.query_params.from_dict(
+    scenario.encode_scenario(name, scenario.Scenario(profile, varied, cost, value), arm)
+)

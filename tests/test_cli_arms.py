@@ -79,9 +79,20 @@ def test_segments_json_reports_every_arm(model, channels_csv, capsys):
         (["--arms", "email", "social"], "--arms needs --control"),
         (["--arms", "email", "--control", "none"], "two or more treated values"),
         (["--arms", "email", "social", "--treated", "display", "--control", "none"], "replaces --treated"),
+        (["--arms", "email", "email", "--control", "none"], "named once"),
     ],
 )
 def test_arm_flags_that_do_not_fit_are_explained(channels_csv, workdir, extra, message, capsys):
     argv = ["train", "--data", str(channels_csv), "--treatment", "channel", "--outcome", "conversion", *extra]
     assert cli.main([*argv, "--out", str(workdir / "models" / "bad")]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_arms_without_a_treatment_column_are_refused(workdir, capsys):
+    from impactiq.data.synthetic import make_criteo_like
+
+    criteo = workdir / "criteo.csv"
+    make_criteo_like(2_000, seed=1).to_csv(criteo, index=False)
+    argv = ["train", "--data", str(criteo), "--arms", "1", "2", "--out", str(workdir / "models" / "x")]
+    assert cli.main(argv) == 2
+    assert "--arms need --treatment" in capsys.readouterr().err

@@ -169,6 +169,8 @@ def build_schema(
             f"Value(s) {sorted(map(str, overlap))} of '{treatment}' are marked both treated and "
             "control; give each value one role."
         )
+    if separate_arms and len({str(v) for v in treated_values}) != len(treated_values):
+        raise ImpactIQError(f"Each arm of '{treatment}' must be named once; the arms given repeat a value.")
     if separate_arms and len(treated_values) < 2:
         raise ImpactIQError(
             f"Separate arms need two or more treated values of '{treatment}'; with one, it is a plain "
@@ -186,7 +188,8 @@ def build_schema(
     arm_truth_columns = [c for by_arm in arm_truth.values() for c in by_arm.values()]
     reserved = {treatment, *outcomes, *excluded, *truth.values(), *arm_truth_columns}
     if features is None:
-        features = [c for c in columns if c not in reserved]
+        # Any true-effect column (another outcome's, another arm's) is the answer, never a feature.
+        features = [c for c in columns if c not in reserved and not str(c).startswith(TRUTH_PREFIX)]
     features = list(features)
     for name in features:
         if name not in columns:

@@ -69,9 +69,12 @@ class Summary:
       estimate, estimate_lower, estimate_upper, covered (whether the interval holds the truth).
     arm_effects: None unless the arms are kept apart (`Schema.arms`); then one row per outcome
       and comparison, each arm against control and then each arm against every later arm:
-      outcome, kind, arm, versus, arm_rows, versus_rows, arm_mean, versus_mean, effect (arm
+      outcome, kind, arm, versus, arm_rows, versus_rows, arm_mean and versus_mean (each with
+      _lower and _upper), effect (arm
       minus versus), se, effect_lower, effect_upper, p_value, and true_effect (the mean true
       effect of arm versus control on synthetic data, NaN otherwise or for arm against arm).
+    arm_randomization: None unless the arms are kept apart; then each arm's randomization check
+      against control, at alpha divided by the number of arms.
     """
 
     name: str
@@ -84,6 +87,7 @@ class Summary:
     randomization: RandomizationCheck
     truth: pd.DataFrame | None
     arm_effects: pd.DataFrame | None = None
+    arm_randomization: dict[str, RandomizationCheck] | None = None
 
 
 def summarise(experiment: Experiment, *, alpha: float = 0.05) -> Summary:
@@ -112,6 +116,7 @@ def summarise(experiment: Experiment, *, alpha: float = 0.05) -> Summary:
         randomization=_randomization(experiment, treated, balance, alpha, z),
         truth=_truth(experiment, effects),
         arm_effects=_arm_effects(experiment, z),
+        arm_randomization=_arm_randomization(experiment, alpha, z),
     )
 
 
@@ -237,7 +242,11 @@ def _arm_effects(experiment: Experiment, z: float) -> pd.DataFrame | None:
                     "arm_rows": difference.treated.n,
                     "versus_rows": difference.control.n,
                     "arm_mean": difference.treated.estimate,
+                    "arm_mean_lower": difference.treated.estimate - z * difference.treated.se,
+                    "arm_mean_upper": difference.treated.estimate + z * difference.treated.se,
                     "versus_mean": difference.control.estimate,
+                    "versus_mean_lower": difference.control.estimate - z * difference.control.se,
+                    "versus_mean_upper": difference.control.estimate + z * difference.control.se,
                     "effect": effect,
                     "se": se,
                     "effect_lower": effect - z * se,
@@ -247,6 +256,33 @@ def _arm_effects(experiment: Experiment, z: float) -> pd.DataFrame | None:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _arm_randomization(
+    experiment: Experiment, alpha: float, z: float
+) -> dict[str, RandomizationCheck] | None:
+    """The randomization check of each arm against control, at alpha / arms (Bonferroni).
+
+    The pooled check compares every treated user with control, so an assignment that sends one
+    arm to one kind of user and another arm to the rest can pass it while each arm's effect is
+    biased; each arm against control catches that.
+    """
+    if experiment.arm is None:
+        return None
+    codes = np.asarray(experiment.arm)
+    level = alpha / len(experiment.arm_names)
+    checks = {}
+    for k, arm in enumerate(experiment.arm_names, start=1):
+        rows = np.flatnonzero((codes == 0) | (codes == k))
+        pair = Experiment(
+            name=experiment.name,
+            frame=experiment.frame.iloc[rows].reset_index(drop=True),
+            schema=experiment.schema,
+            t=(codes[rows] == k).astype(np.int8),
+        )
+        treated = pair.t == 1
+        checks[arm] = _randomization(pair, treated, _balance(pair, treated), level, z)
+    return checks
 
 
 def _relative_lift(m1: float, se1: float, m0: float, se0: float, z: float) -> tuple[float, float, float]:

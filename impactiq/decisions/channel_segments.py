@@ -7,8 +7,9 @@ numbers behind the segment x channel heat map.
 
 `compare_channel_plans` spends one budget (money; contacts = budget / cost per contact) two ways:
 
-- traditional: one channel mix for every segment (the experiment's mix of channels) and the
-  contacts spread across segments in proportion to the conversions credited there;
+- traditional: one channel mix for every segment (the experiment's mix of channels, over the
+  channels a segment has rows for) and the contacts spread across segments in proportion to the
+  conversions credited there;
 - causal: each segment gets the channel with its largest observed uplift, and contacts go to
   the segments where that uplift is largest, only where it is positive, each up to its size
   (the greedy optimum of a linear programme, as in `allocation.causal_allocation`).
@@ -120,18 +121,24 @@ def compare_channel_plans(
         column: table.pivot(index="segment", columns="channel", values=column)
         .loc[segments, list(arms)]
         .to_numpy()
-        for column in ("observed_uplift", "treated_mean_se", "observed_uplift_se", "credited", "users")
+        for column in ("observed_uplift", "treated_mean_se", "credited", "users")
     }
     uplift = grid["observed_uplift"]
     treated_se = np.nan_to_num(grid["treated_mean_se"])
     # Within a segment every channel's uplift shares the control mean: its variance, once.
     control_se = np.nan_to_num(
-        np.sqrt(np.clip(grid["observed_uplift_se"][:, 0] ** 2 - treated_se[:, 0] ** 2, 0, None))
+        table[table["channel"] == arms[0]].set_index("segment").loc[segments, "control_mean_se"].to_numpy()
     )
     users = _segment_users(table, segments, arms)
     contacts = contacts_for_budget(budget, cost, int(users.sum()))
 
-    mixed = np.nansum(uplift * weights, axis=1)
+    # The traditional mix within each segment, over the channels that segment has an uplift for:
+    # a channel without rows there gets none of its contacts.
+    present = ~np.isnan(uplift)
+    segment_mix = np.where(present, weights[None, :], 0.0)
+    totals = segment_mix.sum(axis=1, keepdims=True)
+    segment_mix = np.divide(segment_mix, totals, out=np.zeros_like(segment_mix), where=totals > 0)
+    mixed = np.nansum(uplift * segment_mix, axis=1)
     traditional = traditional_allocation(
         pd.DataFrame(
             {
@@ -146,7 +153,7 @@ def compare_channel_plans(
     best_uplift = uplift[np.arange(len(segments)), best]
     causal = causal_allocation(pd.DataFrame({"users": users, "observed_uplift": best_uplift}), contacts)
     plan_weights = {
-        "traditional": traditional[:, None] * weights[None, :],
+        "traditional": traditional[:, None] * segment_mix,
         "causal": causal[:, None] * (np.arange(len(arms))[None, :] == best[:, None]),
     }
     plan_weights["causal - traditional"] = plan_weights["causal"] - plan_weights["traditional"]

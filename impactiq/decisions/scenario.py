@@ -16,6 +16,8 @@ from impactiq.errors import ImpactIQError
 
 # Query-parameter names of a scenario; profile values are stored as `x.<feature>`.
 QUERY_MODEL = "model"
+# The arm of a multi-arm model the link shows (read by the page that picks the model).
+QUERY_ARM = "arm"
 QUERY_WHATIF = "whatif"
 QUERY_COST = "cost"
 QUERY_VALUE = "value"
@@ -36,9 +38,12 @@ class Scenario:
     value: float
 
 
-def encode_scenario(model_name: str, scenario: Scenario) -> dict[str, str]:
-    """Query parameters that `decode_scenario` turns back into the same scenario."""
+def encode_scenario(model_name: str, scenario: Scenario, arm: str | None = None) -> dict[str, str]:
+    """Query parameters that `decode_scenario` turns back into the same scenario; `arm` names
+    the arm of a multi-arm model that was shown."""
     params = {QUERY_MODEL: model_name, QUERY_WHATIF: scenario.whatif}
+    if arm is not None:
+        params[QUERY_ARM] = arm
     params[QUERY_COST] = repr(float(scenario.cost))
     params[QUERY_VALUE] = repr(float(scenario.value))
     for name, value in scenario.profile.items():

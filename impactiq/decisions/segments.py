@@ -57,6 +57,7 @@ REPORT_DEFINITIONS = {
     "disagrees": "observed and mean predicted uplift differ: two-sided z-test at 5%",
     "credited": "every conversion (or unit of an amount) among treated users",
     "incremental": "observed uplift x treated users",
+    "roi_multiplier": "causal ROI over traditional ROI where traditional ROI shows a gain; delta-method 95% interval",
     "waste": "credited minus incremental",
     "roi": "(conversions x value - cost x treated) / (cost x treated); traditional: credited, causal: incremental",
     "traditional_allocation": "contacts in proportion to credited conversions, each segment up to its size",
@@ -77,7 +78,7 @@ def segment_table(
 
     One row per segment, in the order of the categories of `labels` (one label per row of
     `frame`): users, treated, control; treated_mean (with treated_mean_se) and control_mean
-    (rates for a 0/1 outcome, mean amounts otherwise); observed_uplift with its _se, _lower and
+    (rates for a 0/1 outcome, mean amounts otherwise; control_mean_se too); observed_uplift with its _se, _lower and
     _upper (difference in means, unpooled Welch); predicted_uplift with its interval (normal
     interval of the mean of the per-row predictions); dr_uplift with its interval (AIPW, normal
     interval); disagreement_z, disagreement_p and disagrees (observed against mean predicted
@@ -117,6 +118,7 @@ def segment_table(
             "treated_mean": observed.treated.estimate,
             "treated_mean_se": observed.treated.se,
             "control_mean": observed.control.estimate,
+            "control_mean_se": observed.control.se,
             **interval_columns("observed_uplift", observed.estimate, observed.se),
             **interval_columns("predicted_uplift", predicted.estimate, predicted.se),
             **interval_columns("dr_uplift", robust.estimate, robust.se),

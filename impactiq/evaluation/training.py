@@ -24,7 +24,13 @@ from impactiq.data.sampling import split_holdout, stratified_sample
 from impactiq.data.schema import Schema, restrict_features
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import N_BOOT, decile_table, holdout_metrics
-from impactiq.uplift.arms import ARM_COLUMN, arm_columns, arm_view_frame, score_arm_experiment
+from impactiq.uplift.arms import (
+    ARM_COLUMN,
+    arm_columns,
+    arm_view_frame,
+    check_arm_names,
+    score_arm_experiment,
+)
 from impactiq.uplift.features import feature_profile
 from impactiq.uplift.scoring import PREDICTION_COLUMNS, predictions_frame
 from impactiq.uplift.trained import TrainedModel
@@ -158,6 +164,7 @@ def readable_params(params: dict) -> dict:
 
 def _check_feature_names(schema: Schema) -> None:
     """Refuse features named like a prediction column: the holdout holds both side by side."""
+    check_arm_names(tuple(str(a) for a in schema.arms))
     reserved = {
         *PREDICTION_COLUMNS,
         ARM_COLUMN,

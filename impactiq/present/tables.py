@@ -112,8 +112,12 @@ def arm_effects_table(arm_effects: pd.DataFrame) -> pd.DataFrame:
             {
                 "outcome": row.outcome,
                 "comparison": f"{row.arm} vs {row.versus}",
-                "first": format_estimate(row.arm_mean, unit=level_unit(binary)),
-                "second": format_estimate(row.versus_mean, unit=level_unit(binary)),
+                "first [95% CI]": format_estimate(
+                    row.arm_mean, row.arm_mean_lower, row.arm_mean_upper, level_unit(binary)
+                ),
+                "second [95% CI]": format_estimate(
+                    row.versus_mean, row.versus_mean_lower, row.versus_mean_upper, level_unit(binary)
+                ),
                 "difference [95% CI]": format_estimate(
                     row.effect, row.effect_lower, row.effect_upper, effect_unit(binary)
                 ),

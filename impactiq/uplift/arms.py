@@ -37,6 +37,19 @@ def arm_columns(arm: str) -> dict[str, str]:
     }
 
 
+def check_arm_names(arms: tuple[str, ...]) -> None:
+    """Refuse arms whose prediction columns would collide (arms 'email' and 'email_lower')."""
+    seen: dict[str, str] = {}
+    for arm in arms:
+        for column in arm_columns(arm).values():
+            if column in seen and seen[column] != arm:
+                raise ImpactIQError(
+                    f"The arms '{seen[column]}' and '{arm}' would share the prediction column '{column}'; "
+                    "rename one of them in the file."
+                )
+            seen[column] = arm
+
+
 def arm_predictions(model, X: pd.DataFrame, arms: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Every arm's uplift with its 95% interval and every arm's expected outcome, by column name.
 

@@ -134,7 +134,7 @@ def forest_params(n_rows: int, n_arms: int = 1) -> dict[str, Any]:
     holds `n_arms` times as many: on the three-channel synthetic data (bench/bench_channels.py
     and the same fit with other leaf sizes) the two-arm size gave intervals far too wide
     (coverage 0.98-1.00 at 1M rows), three times the size gave e-mail 0.94 and social 0.95
-    with a third less error (display, whose effect barely varies, stays at 0.998), four times
+    with a third less error (display, whose effect varies least within segments, stays at 0.998), four times
     0.92/0.93/0.996. Two-arm models are unchanged.
     """
     tree_rows = _TREE_ROWS_SCALE * n_rows**_TREE_ROWS_POWER

@@ -213,3 +213,37 @@ def test_separate_arms_need_two_treated_values():
             outcomes=["y"],
             separate_arms=True,
         )
+
+
+def test_no_true_effect_column_becomes_a_default_feature():
+    """Truth of another outcome or another arm is the answer, not something known before treatment."""
+    frame = pd.DataFrame(
+        {
+            "channel": ["none", "email", "social"] * 10,
+            "x": range(30),
+            "conversion": [0, 1] * 15,
+            "tau_visit": 0.1,
+            "tau_conversion_email": 0.01,
+        }
+    )
+    schema = build_schema(
+        frame,
+        treatment="channel",
+        treated_values=["email", "social"],
+        control_values=["none"],
+        outcomes=["conversion"],
+    )
+    assert schema.features == ("x",)
+
+
+def test_an_arm_named_twice_is_refused():
+    frame = pd.DataFrame({"channel": ["none", "email", "social"] * 10, "x": range(30), "y": [0, 1] * 15})
+    with pytest.raises(ImpactIQError, match="named once"):
+        build_schema(
+            frame,
+            treatment="channel",
+            treated_values=["email", "email"],
+            control_values=["none"],
+            outcomes=["y"],
+            separate_arms=True,
+        )

@@ -348,3 +348,41 @@ def test_arm_effects_equal_the_single_arm_summaries(hillstrom_arms):
 
 def test_a_pooled_experiment_has_no_arm_table(hillstrom):
     assert hillstrom.arm_effects is None
+
+
+def test_each_arm_is_checked_against_control_so_arm_level_confounding_is_caught():
+    """E-mail to desktop users, social to the rest: the pooled check passes, the arm checks do not."""
+    from impactiq.data import multichannel
+    from impactiq.data.experiment import prepare_experiment
+    from impactiq.data.schema import build_schema
+
+    frame = multichannel.make_multichannel(20_000, seed=4)
+    treated = frame["channel"] != "none"
+    frame.loc[treated, "channel"] = np.where(frame.loc[treated, "device"] == "desktop", "email", "social")
+    schema = build_schema(
+        frame,
+        treatment="channel",
+        treated_values=["email", "social"],
+        control_values=["none"],
+        outcomes=["conversion"],
+        features=list(multichannel.FEATURES),
+        separate_arms=True,
+    )
+    summary = summarise(prepare_experiment(frame, schema))
+    assert summary.randomization.passed
+    assert set(summary.arm_randomization) == {"email", "social"}
+    assert not summary.arm_randomization["email"].passed and not summary.arm_randomization["social"].passed
+
+
+def test_a_randomized_multi_arm_experiment_passes_every_arm_check(hillstrom_arms):
+    assert all(check.passed for check in hillstrom_arms.arm_randomization.values())
+
+
+def test_each_arms_mean_in_the_arm_table_has_its_interval(hillstrom_arms):
+    from impactiq.present.tables import arm_effects_table
+
+    table = arm_effects_table(hillstrom_arms.arm_effects)
+    assert table["first [95% CI]"].str.count(r"\[").eq(1).all()
+    assert table["second [95% CI]"].str.count(r"\[").eq(1).all()
+    row = hillstrom_arms.arm_effects.iloc[0]
+    assert row["arm_mean_lower"] < row["arm_mean"] < row["arm_mean_upper"]

@@ -80,6 +80,7 @@ def test_standard_errors_share_the_control_mean_within_a_segment():
             "observed_uplift_lower": [0.0, 0.0],
             "observed_uplift_upper": [0.1, 0.1],
             "treated_mean_se": [0.01, 0.03],
+            "control_mean_se": [0.02, 0.02],
             "credited": [10.0, 12.0],
         }
     )
@@ -100,3 +101,20 @@ def test_channels_are_compared_within_feature_segments_only(trained):
 def test_the_mix_must_sum_to_one(table):
     with pytest.raises(ImpactIQError, match="summing to 1"):
         compare_channel_plans(table, mix={"email": 0.5}, budget=100.0, cost=0.05, value=10.0)
+
+
+def test_a_channel_without_rows_in_a_segment_gets_none_of_its_contacts(table):
+    """The mix is renormalised over the channels a segment has: no contacts on unknown uplift."""
+    thin = table.copy()
+    missing = (thin["segment"] == "tablet") & (thin["channel"] == "display")
+    thin.loc[missing, ["observed_uplift", "observed_uplift_lower", "observed_uplift_upper"]] = np.nan
+    plans = compare_channel_plans(thin, mix=dict.fromkeys(ARMS, 1 / 3), budget=300.0, cost=0.05, value=10.0)
+    totals = plans.plans.set_index("plan")
+    assert np.isfinite(totals.loc["traditional", "incremental"])
+    assert totals.loc["traditional", "incremental"] == pytest.approx(
+        sum(
+            row.traditional_contacts
+            * np.nanmean(thin[(thin["segment"] == row.segment)]["observed_uplift"].to_numpy())
+            for row in plans.segments.itertuples()
+        )
+    )

@@ -115,3 +115,18 @@ def test_the_simulator_and_segments_show_one_arm_at_a_time(open_page, models_dir
         assert list(table["channel"]) == ["email", "social", "display"]
         assert (table["recommended"] == "yes").sum() <= 1
         assert any(m.value.startswith("Recommended") for m in [*at.success, *at.info])
+
+
+@pytest.mark.parametrize(("arm", "warned"), [("display", False), ("sms", True)])
+def test_a_shared_simulator_link_opens_on_its_arm(models_dir, monkeypatch, arm, warned):
+    monkeypatch.setenv("IMPACTIQ_MODELS_DIR", str(models_dir))
+    monkeypatch.setattr(common, "MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page("pages/simulator.py")
+    at.query_params.update({"model": "channels", "arm": arm})
+    at.run()
+    assert not at.exception
+    box = _labelled(at.selectbox, ARM_BOX)
+    assert box.value == (arm if not warned else "email")
+    assert any("arm" in w.value and "sms" in w.value for w in at.warning) == warned
+    assert at.query_params["arm"] == [box.value] or at.query_params["arm"] == box.value

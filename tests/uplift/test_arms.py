@@ -110,3 +110,11 @@ def test_the_best_arm_is_the_largest_positive_uplift():
 def test_a_two_arm_table_cannot_be_scored_as_arms(trained):
     with pytest.raises(ImpactIQError, match="keeps those arms apart"):
         score_arm_experiment(trained, load_demo("hillstrom"), "visit")
+
+
+def test_arms_whose_columns_would_collide_are_refused():
+    from impactiq.uplift.arms import check_arm_names
+
+    check_arm_names(("email", "social"))
+    with pytest.raises(ImpactIQError, match="'email' and 'email_lower' would share"):
+        check_arm_names(("email", "email_lower"))
