@@ -28,8 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from impactiq.data import multichannel  # noqa: E402
-from impactiq.data.experiment import prepare_experiment  # noqa: E402
-from impactiq.data.schema import build_schema  # noqa: E402
+from impactiq.data.demo import multichannel_experiment  # noqa: E402
 from impactiq.decisions.channels import BEST, policy_values  # noqa: E402
 from impactiq.uplift.arms import arm_predictions  # noqa: E402
 from impactiq.uplift.estimators import UpliftModel  # noqa: E402
@@ -37,19 +36,6 @@ from impactiq.uplift.portable import PortableModel  # noqa: E402
 
 TARGET_RATIO = 2.0
 TARGET_P95_MS = 30.0
-
-
-def experiment(frame, *, separate: bool):
-    schema = build_schema(
-        frame,
-        treatment=multichannel.TREATMENT,
-        treated_values=multichannel.DEFAULT_CHANNELS,
-        control_values=(multichannel.CONTROL,),
-        outcomes=(multichannel.OUTCOME,),
-        features=multichannel.FEATURES,
-        separate_arms=separate,
-    )
-    return prepare_experiment(frame, schema)
 
 
 def fit(exp, treatment) -> tuple[UpliftModel, float]:
@@ -65,7 +51,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="single-profile calls to time (default 200)")
     args = parser.parse_args()
 
-    train = experiment(multichannel.make_multichannel(args.rows, seed=0), separate=True)
+    train = multichannel_experiment(multichannel.make_multichannel(args.rows, seed=0))
     arms = train.arm_names
     multi, multi_s = fit(train, train.arm)
     _, pooled_s = fit(train, train.t)
@@ -80,7 +66,7 @@ def main() -> None:
         multi.portable_.save(folder)
         saved = PortableModel.load(folder)
     holdout_frame = multichannel.make_multichannel(args.holdout, seed=1)
-    holdout = experiment(holdout_frame, separate=True)
+    holdout = multichannel_experiment(holdout_frame)
     profiles = holdout.X.iloc[: args.calls]
     saved.effect_by_arm_with_interval(profiles.iloc[:1])  # warm: the compiled tree walk loads once
     latencies = []

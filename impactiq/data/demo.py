@@ -112,7 +112,15 @@ def _load_hillstrom(arm: str) -> Experiment:
 
 def _load_multichannel(n_rows: int, seed: int) -> Experiment:
     """The synthetic multi-channel experiment, every channel an arm of its own."""
-    frame = multichannel.make_multichannel(n_rows, seed=seed)
+    return multichannel_experiment(
+        multichannel.make_multichannel(n_rows, seed=seed),
+        name=f"Synthetic multi-channel ({n_rows:,} rows, seed {seed})",
+    )
+
+
+def multichannel_experiment(frame, *, separate_arms: bool = True, name: str = "multichannel") -> Experiment:
+    """A `multichannel.make_multichannel` table as an experiment: each channel an arm of its
+    own, or (`separate_arms=False`) every channel pooled into one treatment."""
     schema = build_schema(
         frame,
         treatment=multichannel.TREATMENT,
@@ -120,6 +128,6 @@ def _load_multichannel(n_rows: int, seed: int) -> Experiment:
         control_values=(multichannel.CONTROL,),
         outcomes=(multichannel.OUTCOME,),
         features=multichannel.FEATURES,
-        separate_arms=True,
+        separate_arms=separate_arms,
     )
-    return prepare_experiment(frame, schema, name=f"Synthetic multi-channel ({n_rows:,} rows, seed {seed})")
+    return prepare_experiment(frame, schema, name=name)

@@ -547,15 +547,7 @@ def test_a_cold_load_needs_neither_econml_nor_scikit_learn_nor_pandas(saved):
         "heavy = {'econml', 'sklearn', 'lightgbm', 'scipy', 'pandas', 'joblib', 'streamlit'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert _run_python(code) == "[]"
 
 
 def test_import_impactiq_stays_light_and_loads_models_lazily(saved):
@@ -566,15 +558,7 @@ def test_import_impactiq_stays_light_and_loads_models_lazily(saved):
         f"model = load_model({str(saved)!r})\n"
         "print(type(model).__name__)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "SavedModel"
+    assert _run_python(code) == "SavedModel"
 
 
 def _npz_claiming_a_huge_array(path: Path) -> None:
@@ -652,3 +636,16 @@ def test_a_feature_profile_the_pages_could_not_use_is_refused(saved):
     (saved / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ImpactIQError, match="describes the feature.*'f0'"):
         load_model(saved)
+
+
+def _run_python(code: str) -> str:
+    """What `code` prints in a fresh Python process run from the project's root."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
