@@ -463,6 +463,7 @@ def _demo_model(args: argparse.Namespace) -> None:
 def _segments(args: argparse.Namespace) -> None:
     from impactiq.data.experiment import prepare_experiment
     from impactiq.data.reader import read_table
+    from impactiq.decisions.channel_segments import arm_segmentation
     from impactiq.decisions.segments import segment_report
     from impactiq.present.segment_tables import report_dict, report_markdown
     from impactiq.uplift.arms import ArmView, arm_view_frame, score_arm_experiment
@@ -492,7 +493,12 @@ def _segments(args: argparse.Namespace) -> None:
     # A multi-arm model: every arm against control, each on the rows of control and that arm.
     scored = score_arm_experiment(model, experiment, model.outcome)
     reports = {
-        arm: segment_report(ArmView(model, arm), arm_view_frame(scored, model.arms, arm), **options)
+        arm: segment_report(
+            ArmView(model, arm),
+            arm_view_frame(scored, model.arms, arm),
+            segmentation=arm_segmentation(scored, model.arms, arm, model.schema, args.by, seed=args.seed),
+            **options,
+        )
         for arm in model.arms
     }
     if args.json:

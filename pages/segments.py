@@ -35,8 +35,9 @@ st.caption(
 @st.cache_data(show_spinner="Segmenting the holdout…", max_entries=16)
 def _segmentation(path: str, version: str, arm: str | None, by: str) -> segmentation.Segmentation:
     model = common.load_saved_model(path, version)
-    rows = ArmView(model, arm).holdout if arm is not None else model.holdout
-    return segmentation.assign_segments(rows, model.schema, by, seed=0)
+    if arm is None:
+        return segmentation.assign_segments(model.holdout, model.schema, by, seed=0)
+    return channel_segments.arm_segmentation(model.holdout, model.arms, arm, model.schema, by, seed=0)
 
 
 @st.cache_data(show_spinner="Segmenting the holdout…", max_entries=16)

@@ -31,7 +31,13 @@ import pandas as pd
 
 from impactiq.decisions.allocation import causal_allocation, traditional_allocation
 from impactiq.decisions.economics import check_economics, contacts_for_budget
-from impactiq.decisions.segmentation import Segmentation, column_segments, kmeans_segments, parse_by
+from impactiq.decisions.segmentation import (
+    Segmentation,
+    assign_segments,
+    column_segments,
+    kmeans_segments,
+    parse_by,
+)
 from impactiq.decisions.segments import segment_table
 from impactiq.errors import ImpactIQError
 from impactiq.intervals import interval_columns
@@ -57,6 +63,27 @@ def channel_segmentation(holdout: pd.DataFrame, schema, by: str, *, seed: int = 
         f"Compare channels within segments of a feature column or K-means clusters ('kmeans:K'); '{by}' "
         "differs from channel to channel."
     )
+
+
+def arm_segmentation(
+    holdout: pd.DataFrame, arms: tuple[str, ...], arm: str, schema, by: str, *, seed: int = 0
+) -> Segmentation:
+    """Segments of one arm's rows (control and that arm) of a multi-arm holdout.
+
+    Feature-column and K-means segments are drawn once from the whole holdout and restricted to
+    the arm's rows, so each segment (each cluster in particular) is the same users in every
+    arm's table and in the segment x channel table; predicted-uplift and persuadability
+    segments are the arm's own.
+    """
+    kind, _ = parse_by(by)
+    view = arm_view_frame(holdout, arms, arm)
+    if kind not in ("column", "kmeans"):
+        return assign_segments(view, schema, by, seed=seed)
+    whole = channel_segmentation(holdout, schema, by, seed=seed)
+    codes = holdout[ARM_COLUMN].to_numpy()
+    rows = (codes == 0) | (codes == arms.index(arm) + 1)
+    labels = whole.labels[rows].reset_index(drop=True)
+    return Segmentation(whole.by, whole.title, labels, whole.method, whole.profiles)
 
 
 def channel_segment_table(

@@ -118,3 +118,21 @@ def test_a_channel_without_rows_in_a_segment_gets_none_of_its_contacts(table):
             for row in plans.segments.itertuples()
         )
     )
+
+
+@pytest.mark.parametrize("by", ["device", "kmeans:3"])
+def test_an_arms_segments_are_the_same_users_as_in_the_channel_table(trained, by):
+    from impactiq.decisions.channel_segments import arm_segmentation
+
+    whole = channel_segmentation(trained.holdout, trained.schema, by).labels
+    rows = trained.holdout["arm"].isin([0, 2]).to_numpy()
+    arm = arm_segmentation(trained.holdout, ARMS, "social", trained.schema, by)
+    np.testing.assert_array_equal(arm.labels.to_numpy(), whole[rows].to_numpy())
+    assert len(arm.labels) == int(rows.sum())
+
+
+def test_an_arms_own_segments_come_from_its_predictions(trained):
+    from impactiq.decisions.channel_segments import arm_segmentation
+
+    arm = arm_segmentation(trained.holdout, ARMS, "email", trained.schema, "uplift:4")
+    assert len(set(arm.labels)) == 4
