@@ -68,9 +68,8 @@ def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float, 
         hide_index=True,
         width="stretch",
     )
-    # The model's own, checked arm shares (control first): the experiment's design.
-    shares = base.model.arm_shares_[1:]
-    mix = {arm: share / sum(shares) for arm, share in zip(base.arms, shares, strict=True)}
+    # From the model's own, checked arm shares: the experiment's design.
+    mix = channel_segments.experiment_mix(base.arms, base.model.arm_shares_)
     plans = channel_segments.compare_channel_plans(table, mix=mix, budget=budget, cost=cost, value=value)
     shown = segment_tables.channel_plans_table(plans)
     mixed = ", ".join(f"{plain(arm)} {share:.0%}" for arm, share in mix.items())

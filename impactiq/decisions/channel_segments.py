@@ -112,6 +112,13 @@ def channel_segment_table(
     return pd.concat(parts, ignore_index=True)
 
 
+def experiment_mix(arms: tuple[str, ...], shares: tuple[float, ...]) -> dict[str, float]:
+    """The experiment's channel mix: each channel's share of the contacts, from every arm's
+    share of the experiment (control first), the traditional plan's one mix for everyone."""
+    treated = np.asarray(shares[1:], dtype=np.float64)
+    return {arm: float(share) for arm, share in zip(arms, treated / treated.sum(), strict=True)}
+
+
 @dataclass(frozen=True)
 class ChannelPlans:
     """Traditional against causal use of one budget across segments and channels.

@@ -136,3 +136,9 @@ def test_an_arms_own_segments_come_from_its_predictions(trained):
 
     arm = arm_segmentation(trained.holdout, ARMS, "email", trained.schema, "uplift:4")
     assert len(set(arm.labels)) == 4
+
+
+def test_the_experiments_mix_is_each_channels_share_of_the_treated():
+    from impactiq.decisions.channel_segments import experiment_mix
+
+    assert experiment_mix(("a", "b"), (0.5, 0.3, 0.2)) == pytest.approx({"a": 0.6, "b": 0.4})
