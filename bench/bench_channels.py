@@ -11,7 +11,7 @@ treatment on the same rows, and prints:
   share of users whose recommended channel (largest estimated effect) is truly the best, and
   the doubly robust value of the best-channel policy against every single-channel policy.
 
-    .venv/bin/python bench/bench_channels.py [--rows 1000000] [--holdout 100000] [--calls 200]
+    .venv/bin/python bench/bench_channels.py [--rows 1000000] [--holdout 300000] [--calls 200]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def fit(exp, treatment) -> tuple[UpliftModel, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="training rows (default 1,000,000)")
-    parser.add_argument("--holdout", type=int, default=100_000, help="holdout rows (default 100,000)")
+    parser.add_argument("--holdout", type=int, default=300_000, help="holdout rows (default 300,000)")
     parser.add_argument("--calls", type=int, default=200, help="single-profile calls to time (default 200)")
     args = parser.parse_args()
 
@@ -110,8 +110,11 @@ def main() -> None:
             f"[{row['net_value_lower']:.4f}, {row['net_value_upper']:.4f}]"
         )
     singles = values.drop(index=[BEST, "nobody"])["net_value"]
+    edge = values.loc[BEST]
     print(
-        f"best-channel policy beats every single channel: {bool((values.loc[BEST, 'net_value'] > singles).all())}"
+        f"best-channel policy beats every single channel: {bool((edge['net_value'] > singles).all())}; "
+        f"its edge over the best single channel ({singles.idxmax()}), paired: {edge['edge']:+.4f} "
+        f"[{edge['edge_lower']:+.4f}, {edge['edge_upper']:+.4f}]"
     )
     # The generator knows every row's conversion probability in every arm: each policy's true value.
     truth = multichannel.conversion_probabilities(holdout_frame[list(multichannel.FEATURES)])

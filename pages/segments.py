@@ -10,7 +10,7 @@ from impactiq.errors import ImpactIQError
 from impactiq.present import charts, segment_tables
 from impactiq.present.export import csv_bytes, file_stem
 from impactiq.present.formatting import format_estimate, unit_labels
-from impactiq.present.tables import policies_table
+from impactiq.present.tables import policies_table, policy_edge_sentence
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
 from pages import common
@@ -46,8 +46,11 @@ def _channel_segmentation(path: str, version: str, by: str) -> segmentation.Segm
     return channel_segments.channel_segmentation(model.holdout, model.schema, by, seed=0)
 
 
-def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float, budget: float) -> None:
-    """The segment x channel heat map and table, and one budget spread two ways across them."""
+def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float) -> None:
+    """The segment x channel heat map and table, and one budget spread two ways across them.
+
+    The plans place contacts over the whole holdout (control and every channel), so their budget
+    has its own slider: the one above is sized on the chosen channel's users only."""
     st.subheader("Which channel works for which segment")
     try:
         split = _channel_segmentation(str(entry["path"]), entry["version"], by)
@@ -70,6 +73,7 @@ def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float, 
     )
     # From the model's own, checked arm shares: the experiment's design.
     mix = channel_segments.experiment_mix(base.arms, base.model.arm_shares_)
+    budget = _budget("Budget for the channel plans (money)", len(base.holdout), cost, "the whole holdout's")
     plans = channel_segments.compare_channel_plans(table, mix=mix, budget=budget, cost=cost, value=value)
     shown = segment_tables.channel_plans_table(plans)
     mixed = ", ".join(f"{plain(arm)} {share:.0%}" for arm, share in mix.items())
@@ -127,20 +131,23 @@ def _economics(n_users: int, binary: bool) -> tuple[float, float, float]:
     value = middle.number_input(
         f"Value per {unit}", min_value=0.0, value=economics.default_value(binary), step=1.0
     )
+    with right:
+        budget = _budget("Budget (money)", n_users, cost, "the holdout's")
+    return cost, value, budget
+
+
+def _budget(label: str, n_users: int, cost: float, whose: str) -> float:
+    """A budget slider that reaches at most every one of `n_users`, with what it buys in words."""
     total = round(n_users * cost, 2)
-    budget = right.slider(
-        "Budget (money)",
-        0.0,
-        total,
-        round(economics.DEFAULT_BUDGET_SHARE * total, 2),
-        step=max(total / 200, 0.01),
+    budget = st.slider(
+        label, 0.0, total, round(economics.DEFAULT_BUDGET_SHARE * total, 2), step=max(total / 200, 0.01)
     )
     contacts = economics.contacts_for_budget(budget, cost, n_users)
     st.caption(
-        f"Budget = contacts × cost per contact: {budget:,.2f} reaches {contacts:,} of the holdout's {n_users:,} "
+        f"Budget = contacts × cost per contact: {budget:,.2f} reaches {contacts:,} of {whose} {n_users:,} "
         "users. Scale by your list's size over the holdout's to read it for a whole campaign."
     )
-    return cost, value, budget
+    return budget
 
 
 entry, model = common.pick_model()
@@ -271,4 +278,6 @@ if isinstance(model, ArmView):
         value=value,
     )
     st.dataframe(policies_table(values, binary=binary), hide_index=True, width="stretch")
-    _channels_by_segment(entry, base, by, cost, value, budget)
+    clear, sentence = policy_edge_sentence(values)
+    (st.success if clear else st.info)(plain(sentence))
+    _channels_by_segment(entry, base, by, cost, value)

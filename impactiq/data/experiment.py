@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 
 from impactiq.data.reader import read_warnings
-from impactiq.data.schema import CRITEO_FEATURES, CRITEO_OUTCOMES, CRITEO_TREATMENT, Schema, detect_criteo
+from impactiq.data.schema import (
+    CRITEO_FEATURES,
+    CRITEO_OUTCOMES,
+    CRITEO_TREATMENT,
+    Schema,
+    arm_label,
+    detect_criteo,
+)
 from impactiq.errors import ImpactIQError
 
 # Fewer rows than this in an arm give effects too uncertain to model at all.
@@ -58,7 +65,7 @@ class Experiment:
     @property
     def arm_names(self) -> tuple[str, ...]:
         """The treated arms, as text, in the order of `arm` codes 1, 2, ...; empty when pooled."""
-        return tuple(str(a) for a in self.schema.arms)
+        return tuple(arm_label(a) for a in self.schema.arms)
 
     @property
     def n_rows(self) -> int:

@@ -169,7 +169,7 @@ def build_schema(
             f"Value(s) {sorted(map(str, overlap))} of '{treatment}' are marked both treated and "
             "control; give each value one role."
         )
-    if separate_arms and len({str(v) for v in treated_values}) != len(treated_values):
+    if separate_arms and len({arm_label(v) for v in treated_values}) != len(treated_values):
         raise ImpactIQError(f"Each arm of '{treatment}' must be named once; the arms given repeat a value.")
     if separate_arms and len(treated_values) < 2:
         raise ImpactIQError(
@@ -181,7 +181,11 @@ def build_schema(
     excluded = tuple(c for c in columns if c in POST_TREATMENT_COLUMNS and c not in outcomes)
     truth = {o: TRUTH_PREFIX + o for o in outcomes if TRUTH_PREFIX + o in columns}
     arm_truth = {
-        o: {str(a): f"{TRUTH_PREFIX}{o}_{a}" for a in arms if f"{TRUTH_PREFIX}{o}_{a}" in columns}
+        o: {
+            arm_label(a): f"{TRUTH_PREFIX}{o}_{arm_label(a)}"
+            for a in arms
+            if f"{TRUTH_PREFIX}{o}_{arm_label(a)}" in columns
+        }
         for o in outcomes
     }
     arm_truth = {o: columns_by_arm for o, columns_by_arm in arm_truth.items() if columns_by_arm}
@@ -217,6 +221,16 @@ def build_schema(
         arms=arms,
         arm_truth=arm_truth,
     )
+
+
+def arm_label(value) -> str:
+    """An arm's name as text. A float column holds 2.0 where the user wrote 2: the arm is '2',
+    so its columns read `uplift_2` and `tau_<outcome>_2`, as a person would name them."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _plain(values) -> tuple:

@@ -21,7 +21,7 @@ import pandas as pd
 from impactiq.data.experiment import Experiment, check_outcome
 from impactiq.data.fingerprint import fingerprint_experiment
 from impactiq.data.sampling import split_holdout, stratified_sample
-from impactiq.data.schema import Schema, restrict_features
+from impactiq.data.schema import Schema, arm_label, restrict_features
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import N_BOOT, decile_table, holdout_metrics
 from impactiq.uplift.arms import (
@@ -164,11 +164,11 @@ def readable_params(params: dict) -> dict:
 
 def _check_feature_names(schema: Schema) -> None:
     """Refuse features named like a prediction column: the holdout holds both side by side."""
-    check_arm_names(tuple(str(a) for a in schema.arms))
+    check_arm_names(tuple(arm_label(a) for a in schema.arms))
     reserved = {
         *PREDICTION_COLUMNS,
         ARM_COLUMN,
-        *(c for a in schema.arms for c in arm_columns(str(a)).values()),
+        *(c for a in schema.arms for c in arm_columns(arm_label(a)).values()),
     }
     clashes = sorted(set(schema.features) & reserved)
     if clashes:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from impactiq.decisions.channels import BEST as BEST_POLICY
+from impactiq.decisions.channels import NOBODY as NOBODY_POLICY
 from impactiq.present.formatting import MISSING, effect_unit, format_estimate, level_unit
 
 # (key in the metrics dict, label, kind): kind "effect" is an effect on the outcome, "score" a
@@ -220,6 +222,22 @@ def recommendation_sentence(recommendation: pd.Series) -> str:
     )
 
 
+def policy_edge_sentence(values: pd.DataFrame) -> tuple[bool, str]:
+    """Whether choosing each user's channel clearly beats the best single channel, and in words.
+
+    `values` is `decisions.channels.policy_values`; the comparison is its paired edge."""
+    rows = values.set_index("policy")
+    best = rows.loc[BEST_POLICY]
+    single = rows.drop(index=[BEST_POLICY, NOBODY_POLICY])["net_value"].idxmax()
+    edge = format_estimate(best["edge"], best["edge_lower"], best["edge_upper"], "money", signed=True)
+    clear = bool(best["edge_lower"] > 0)
+    verdict = "a clear gain" if clear else "no clear gain: the interval includes zero"
+    return clear, (
+        f"Each user's best channel against the best single channel ({single}): {edge} net value per user "
+        f"(95% CI, paired on the same holdout users); {verdict}."
+    )
+
+
 def policies_table(values: pd.DataFrame, *, binary: bool) -> pd.DataFrame:
     """Policies valued on the holdout (`decisions.channels.policy_values`), each with its 95% CI."""
     return pd.DataFrame(
@@ -241,6 +259,10 @@ def policies_table(values: pd.DataFrame, *, binary: bool) -> pd.DataFrame:
             "gain over nobody [95% CI]": [
                 format_estimate(v, lo, hi, "money", signed=True)
                 for v, lo, hi in zip(values["gain"], values["gain_lower"], values["gain_upper"], strict=True)
+            ],
+            "vs the best single channel [95% CI]": [
+                format_estimate(v, lo, hi, "money", signed=True)
+                for v, lo, hi in zip(values["edge"], values["edge_lower"], values["edge_upper"], strict=True)
             ],
         }
     )

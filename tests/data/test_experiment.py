@@ -571,3 +571,21 @@ def test_an_arm_with_too_few_rows_is_refused_by_name():
     )
     with pytest.raises(ImpactIQError, match="arm 'social' of 'channel' has only 6 rows"):
         prepare_experiment(table, schema)
+
+
+def test_arms_coded_as_floats_are_named_as_written():
+    table = _three_arm_table()
+    table["channel"] = table["channel"].map({"none": 0.0, "email": 1.0, "social": 2.0})
+    table = table.rename(columns={"tau_y_email": "tau_y_1", "tau_y_social": "tau_y_2"})
+    schema = build_schema(
+        table,
+        treatment="channel",
+        treated_values=[np.float64(1.0), np.float64(2.0)],
+        control_values=[np.float64(0.0)],
+        outcomes=["y"],
+        separate_arms=True,
+    )
+    experiment = prepare_experiment(table, schema)
+    assert experiment.arm_names == ("1", "2")
+    np.testing.assert_allclose(experiment.arm_tau("y", "2"), table["tau_y_2"], rtol=1e-6)
+    assert "tau_y_1" not in experiment.schema.features

@@ -75,6 +75,14 @@ def test_policy_values_cover_the_truth_of_every_fixed_policy(trained, shares):
         assert row["outcome_lower"] <= truth[column].mean() <= row["outcome_upper"], policy
     assert table.loc[NOBODY, "gain"] == 0 and table.loc[NOBODY, "contacted"] == 0
     assert 0 < table.loc[BEST, "contacted"] <= 1
+    # The edge is paired against the single channel with the highest estimated net value.
+    singles = table.loc[[f"everyone: {a}" for a in ARMS], "net_value"]
+    top = singles.idxmax()
+    assert table.loc[top, "edge"] == 0 and table.loc[top, "edge_lower"] == 0
+    np.testing.assert_allclose(table["edge"], table["net_value"] - singles.max(), atol=1e-12)
+    assert (
+        table["edge_upper"] - table["edge_lower"] < table["net_value_upper"] - table["net_value_lower"]
+    ).loc[BEST]
 
 
 def test_the_doubly_robust_score_by_hand():

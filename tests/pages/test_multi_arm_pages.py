@@ -100,6 +100,8 @@ def test_the_simulator_and_segments_show_one_arm_at_a_time(open_page, models_dir
             "nobody",
         ]
         assert policies["gain over nobody [95% CI]"].str.count(r"\[").eq(1).all()
+        assert policies["vs the best single channel [95% CI]"].str.count(r"\[").eq(1).all()
+        assert any(m.value.startswith("Each user") for m in [*at.success, *at.info])
         assert any(s.value == "Which channel works for which segment" for s in at.subheader)
         by_channel = next(d.value for d in at.dataframe if {"segment", "channel"} <= set(d.value.columns))
         assert set(by_channel["channel"]) == {"email", "social", "display"}
@@ -115,6 +117,22 @@ def test_the_simulator_and_segments_show_one_arm_at_a_time(open_page, models_dir
         assert list(table["channel"]) == ["email", "social", "display"]
         assert (table["recommended"] == "yes").sum() <= 1
         assert any(m.value.startswith("Recommended") for m in [*at.success, *at.info])
+
+
+def test_the_channel_plans_budget_reaches_the_whole_holdout(open_page, models_dir):
+    at = open_page("pages/segments.py")
+    _labelled(at.selectbox, "Model").set_value("channels").run()
+    model = next(m for m in list_models(models_dir) if m["name"] == "channels")
+    arm_budget = _labelled(at.slider, "Budget (money)")
+    plans_budget = _labelled(at.slider, "Budget for the channel plans (money)")
+    cost = _labelled(at.number_input, "Cost per contact").value
+    holdout = common.load_saved_model(str(model["path"]), model["version"]).holdout
+    # One arm's view holds control and that arm; the plans place contacts over every row.
+    assert plans_budget.max == pytest.approx(round(len(holdout) * cost, 2))
+    assert arm_budget.max < plans_budget.max
+    plans_budget.set_value(plans_budget.max).run()
+    assert not at.exception
+    assert any(f"For the same {len(holdout):,} contacts" in m.value for m in [*at.success, *at.info])
 
 
 @pytest.mark.parametrize(("arm", "warned"), [("display", False), ("sms", True)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from impactiq.present.tables import (
     broken_models_table,
@@ -11,6 +12,7 @@ from impactiq.present.tables import (
     metrics_table,
     models_table,
     policies_table,
+    policy_edge_sentence,
     recommendation_sentence,
     truth_table,
 )
@@ -176,23 +178,39 @@ def test_channels_table_and_recommendation_read_every_channel_with_its_interval(
     assert sentence.startswith("Recommended: email.") and "no clear winner" in sentence
 
 
-def test_policies_table_gives_every_value_its_interval():
-    values = pd.DataFrame(
+def _policy_values(edge_lower: float) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "policy": ["best channel for each user", "nobody"],
-            "contacted": [0.8, 0.0],
-            "outcome": [0.06, 0.05],
-            "outcome_lower": [0.055, 0.045],
-            "outcome_upper": [0.065, 0.055],
-            "net_value": [0.55, 0.5],
-            "net_value_lower": [0.5, 0.45],
-            "net_value_upper": [0.6, 0.55],
-            "gain": [0.05, 0.0],
-            "gain_lower": [0.01, 0.0],
-            "gain_upper": [0.09, 0.0],
+            "policy": ["best channel for each user", "everyone: email", "everyone: social", "nobody"],
+            "contacted": [0.8, 1.0, 1.0, 0.0],
+            "outcome": [0.06, 0.055, 0.052, 0.05],
+            "outcome_lower": [0.055, 0.05, 0.047, 0.045],
+            "outcome_upper": [0.065, 0.06, 0.057, 0.055],
+            "net_value": [0.55, 0.5, 0.47, 0.5],
+            "net_value_lower": [0.5, 0.45, 0.42, 0.45],
+            "net_value_upper": [0.6, 0.55, 0.52, 0.55],
+            "gain": [0.05, 0.0, -0.03, 0.0],
+            "gain_lower": [0.01, -0.02, -0.05, 0.0],
+            "gain_upper": [0.09, 0.02, -0.01, 0.0],
+            "edge": [0.05, 0.0, -0.03, 0.0],
+            "edge_lower": [edge_lower, 0.0, -0.05, -0.02],
+            "edge_upper": [0.08, 0.0, -0.01, 0.02],
         }
     )
-    table = policies_table(values, binary=True)
+
+
+def test_policies_table_gives_every_value_its_interval():
+    table = policies_table(_policy_values(0.02), binary=True)
     assert table.loc[0, "contacted"] == "80.0%"
     assert table.loc[0, "gain over nobody [95% CI]"] == "+0.05 [+0.01, +0.09]"
+    assert table.loc[0, "vs the best single channel [95% CI]"] == "+0.05 [+0.02, +0.08]"
     assert table["outcome per user [95% CI]"].str.count(r"\[").eq(1).all()
+
+
+@pytest.mark.parametrize(
+    ("edge_lower", "clear", "words"), [(0.02, True, "a clear gain"), (-0.01, False, "no clear gain")]
+)
+def test_the_policy_edge_is_said_in_words(edge_lower, clear, words):
+    said_clear, sentence = policy_edge_sentence(_policy_values(edge_lower))
+    assert said_clear is clear and words in sentence
+    assert "best single channel (everyone: email)" in sentence
