@@ -1,10 +1,11 @@
-"""The command line: train, score, evaluate and segment with models without the app.
+"""The command line: train, score, evaluate and segment with models, and attribute journeys, without the app.
 
     python -m impactiq train --data criteo.csv.gz --out models/visit_forest
     python -m impactiq score --model models/visit_forest --data new.csv --out scored.csv
     python -m impactiq evaluate --model models/visit_forest --data test.csv --json
     python -m impactiq demo-model --out models/demo
     python -m impactiq segments --model models/visit_forest --data test.csv --by channel --json
+    python -m impactiq attribute --touchpoints touches.csv --conversions orders.csv --model all --json
 
 A problem the user can fix (a missing column, an unknown model) prints its message and exits
 with status 2; anything else is a bug and shows its traceback. Heavy modules are imported
@@ -14,6 +15,7 @@ inside the commands so that `--help` answers at once.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -32,6 +34,8 @@ DEMO_SEED = 0
 DEMO_ESTIMATOR = "causal_forest"
 DEMO_PARAMS = None
 EXIT_USER_ERROR = 2
+# `journeys.attribution.MODELS`, named here so that `--help` answers without importing pandas.
+ATTRIBUTION_MODELS = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +152,62 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print tables, allocation and strategies as JSON"
     )
     segments.set_defaults(command=_segments)
+
+    attribute = commands.add_parser(
+        "attribute",
+        help="multi-touch attribution of conversions to channels from touchpoint logs",
+        description="Link touchpoints and conversions to people (customer id, phone, e-mail), cut each "
+        "conversion's path within the lookback window, and credit channels by rule (first, last, linear, "
+        "time decay, position-based), by Markov removal effect and by Shapley value. Default column names: "
+        "timestamp, channel, customer_id, phone, email (touchpoints); timestamp, customer_id, phone, email, "
+        "stage, revenue (conversions).",
+    )
+    attribute.add_argument(
+        "--touchpoints", required=True, help="CSV (plain or .gz) or Parquet touchpoint log"
+    )
+    attribute.add_argument(
+        "--conversions", required=True, help="CSV (plain or .gz) or Parquet conversion log"
+    )
+    attribute.add_argument(
+        "--customers", help="optional CRM table: customer_id, phone, email (one row per pair)"
+    )
+    attribute.add_argument("--channel-map", help="optional CSV: source, channel[, group]")
+    attribute.add_argument(
+        "--model",
+        default="all",
+        choices=["all", *ATTRIBUTION_MODELS],
+        help="the model to run (default: all, side by side)",
+    )
+    attribute.add_argument(
+        "--lookback", type=float, default=30.0, help="lookback window in days (default: 30)"
+    )
+    attribute.add_argument(
+        "--half-life", type=float, default=7.0, help="time-decay half-life in days (default: 7)"
+    )
+    attribute.add_argument("--stage", help="attribute only the conversions of this stage (default: all)")
+    attribute.add_argument(
+        "--by-day", action="store_true", help="touches of one person on the same day share that day's credit"
+    )
+    attribute.add_argument("--region", default="US", help="default phone region, e.g. US, GB (default: US)")
+    attribute.add_argument(
+        "--touch-columns",
+        nargs="+",
+        default=[],
+        metavar="ROLE=COLUMN",
+        help="other touchpoint column names, e.g. channel=source phone=caller (roles: timestamp, channel, "
+        "customer_id, phone, email, cost; COLUMN '-' for none)",
+    )
+    attribute.add_argument(
+        "--conversion-columns",
+        nargs="+",
+        default=[],
+        metavar="ROLE=COLUMN",
+        help="other conversion column names (roles: timestamp, customer_id, phone, email, stage, revenue)",
+    )
+    attribute.add_argument(
+        "--json", action="store_true", help="print each model's credit per channel as JSON"
+    )
+    attribute.set_defaults(command=_attribute)
     return parser
 
 
@@ -512,6 +572,83 @@ def _segments(args: argparse.Namespace) -> None:
         for arm, report in reports.items():
             print(f"# {arm} against control\n")
             print(report_markdown(report))
+
+
+def _attribute(args: argparse.Namespace) -> None:
+    from impactiq.data.reader import read_table
+    from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute
+    from impactiq.journeys.events import ConversionColumns, TouchpointColumns, prepare_events
+
+    touchpoints = read_table(args.touchpoints, max_bytes=None)
+    conversions = read_table(args.conversions, max_bytes=None)
+    touch_columns = _columns(
+        TouchpointColumns.suggest(touchpoints.columns), args.touch_columns, "--touch-columns"
+    )
+    conversion_columns = _columns(
+        ConversionColumns.suggest(conversions.columns), args.conversion_columns, "--conversion-columns"
+    )
+    events = prepare_events(
+        touchpoints,
+        conversions,
+        touch_columns=touch_columns,
+        conversion_columns=conversion_columns,
+        customers=read_table(args.customers, max_bytes=None) if args.customers else None,
+        channel_map=read_table(args.channel_map, max_bytes=None) if args.channel_map else None,
+        region=args.region,
+        names=(Path(args.touchpoints).name, Path(args.conversions).name),
+    )
+    _report(events.warnings)
+    models = MODELS if args.model == "all" else (args.model,)
+    settings = AttributionSettings(
+        lookback_days=args.lookback, half_life_days=args.half_life, by_day=args.by_day, stage=args.stage
+    )
+    result = attribute(events, models, settings)
+    _report(list(result.notes))
+    credit = result.credit
+    if args.json:
+        by_model = {
+            model: {
+                row.channel: {
+                    "conversions": row.conversions,
+                    "conversions_se": row.conversions_se,
+                    "revenue": row.revenue,
+                    "revenue_se": row.revenue_se,
+                }
+                for row in rows.itertuples()
+            }
+            for model, rows in credit.groupby("model", sort=False)
+        }
+        summary = {
+            "conversions": result.journeys.n_conversions,
+            "attributed": result.attributed,
+            "unattributed": result.journeys.unattributed,
+            "lookback_days": args.lookback,
+            "stage": args.stage,
+        }
+        print(json.dumps({**summary, "models": by_model}, indent=2, allow_nan=False))
+        return
+    table = credit.pivot(index="channel", columns="model", values="conversions")[
+        list(credit["model"].unique())
+    ]
+    print(
+        f"{result.attributed:,} of {result.journeys.n_conversions:,} conversions have a touch in the "
+        f"{args.lookback:g} days before them; credited conversions per channel:\n"
+    )
+    print(table.round(2).to_string())
+
+
+def _columns(suggested, pairs: list[str], flag: str):
+    """The suggested column mapping with the user's ROLE=COLUMN changes ('-' for none)."""
+    changes = {}
+    roles = set(dataclasses.asdict(suggested))
+    for pair in pairs:
+        role, _, column = pair.partition("=")
+        if role not in roles or not column:
+            raise ImpactIQError(
+                f"{flag} takes ROLE=COLUMN with ROLE one of {', '.join(sorted(roles))}; got '{pair}'."
+            )
+        changes[role] = None if column == "-" else column
+    return dataclasses.replace(suggested, **changes)
 
 
 def _json_object(text: str) -> dict:
