@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from impactiq.errors import ImpactIQError
+from impactiq.journeys.causal import HELD_OUT, holdout_flags
 from impactiq.journeys.identity import IdentityReport, link_people
 from impactiq.journeys.paths import CHANNEL, PERSON, REVENUE, STAGE, TIMESTAMP
 
@@ -70,14 +71,33 @@ class ConversionColumns:
 
 
 @dataclass(frozen=True)
+class HoldoutColumns:
+    """Which column of the holdouts table holds what: one row per person eligible for a channel,
+    saying whether the person was held out of it at random (`journeys.causal`)."""
+
+    channel: str = "channel"
+    held_out: str = "held_out"
+    customer_id: str | None = "customer_id"
+    phone: str | None = "phone"
+    email: str | None = "email"
+
+    @classmethod
+    def suggest(cls, columns) -> HoldoutColumns:
+        present = set(columns)
+        return cls(**{kind: kind if kind in present else None for kind in IDENTIFIERS})
+
+
+@dataclass(frozen=True)
 class Events:
-    """Canonical touchpoints (person, timestamp, channel, group, cost) and conversions
-    (person, timestamp, stage, revenue), the identity report, and what the user should know."""
+    """Canonical touchpoints (person, timestamp, channel, group, cost), conversions (person,
+    timestamp, stage, revenue) and, when given, holdouts (person, channel, held_out); the
+    identity report, and what the user should know."""
 
     touches: pd.DataFrame
     conversions: pd.DataFrame
     identity: IdentityReport
     warnings: list[str] = field(default_factory=list)
+    holdouts: pd.DataFrame | None = None
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -102,16 +122,20 @@ def prepare_events(
     conversion_columns: ConversionColumns | None = None,
     customers: pd.DataFrame | None = None,
     channel_map: pd.DataFrame | None = None,
+    holdouts: pd.DataFrame | None = None,
+    holdout_columns: HoldoutColumns | None = None,
     region: str = "US",
-    names: tuple[str, str] = ("touchpoints", "conversions"),
+    names: tuple[str, ...] = ("touchpoints", "conversions", "holdouts"),
 ) -> Events:
     """Checked, linked, canonical tables from the user's touchpoint and conversion tables.
 
-    `names` name the two tables in messages (the uploaded files' names). `channel_map` has the
-    columns source, channel and optionally group (see `apply_channel_map`)."""
+    `names` name the tables in messages (the uploaded files' names). `channel_map` has the
+    columns source, channel and optionally group (see `apply_channel_map`); it renames the
+    holdouts' channels too, so that they meet the touchpoints' channels."""
     touch_columns = touch_columns or TouchpointColumns.suggest(touchpoints.columns)
     conversion_columns = conversion_columns or ConversionColumns.suggest(conversions.columns)
-    touch_name, conversion_name = names
+    touch_name, conversion_name = names[:2]
+    holdout_name = names[2] if len(names) > 2 else "holdouts"
     _require(touchpoints, touch_name, [touch_columns.timestamp, touch_columns.channel])
     _require(conversions, conversion_name, [conversion_columns.timestamp])
     touch_ids = _identifier_columns(touchpoints, touch_columns, touch_name)
@@ -128,12 +152,14 @@ def prepare_events(
             "and the other does not. Write both with an offset (2024-01-31T14:05+01:00) or both without."
         )
     channels = _channels(touchpoints[touch_columns.channel], touch_name, touch_columns.channel)
-    links = link_people(
-        {touch_name: touchpoints, conversion_name: conversions},
-        {touch_name: touch_ids, conversion_name: conversion_ids},
-        customers=customers,
-        region=region,
-    )
+    tables = {touch_name: touchpoints, conversion_name: conversions}
+    identifiers = {touch_name: touch_ids, conversion_name: conversion_ids}
+    if holdouts is not None:
+        holdout_columns = holdout_columns or HoldoutColumns.suggest(holdouts.columns)
+        _require(holdouts, holdout_name, [holdout_columns.channel, holdout_columns.held_out])
+        tables[holdout_name] = holdouts
+        identifiers[holdout_name] = _identifier_columns(holdouts, holdout_columns, holdout_name)
+    links = link_people(tables, identifiers, customers=customers, region=region)
     touches = pd.DataFrame(
         {
             PERSON: links.person_ids[touch_name].array,
@@ -166,11 +192,28 @@ def prepare_events(
     warnings = []
     touches = _drop_unidentified(touches, touch_name, warnings)
     converted = _drop_unidentified(converted, conversion_name, warnings)
+    held = None
+    if holdouts is not None:
+        held = pd.DataFrame(
+            {
+                PERSON: links.person_ids[holdout_name].array,
+                CHANNEL: _channels(holdouts[holdout_columns.channel], holdout_name, holdout_columns.channel),
+                HELD_OUT: holdout_flags(
+                    holdouts[holdout_columns.held_out], holdout_name, holdout_columns.held_out
+                ),
+            }
+        )
+        if channel_map is not None:
+            held[CHANNEL] = apply_channel_map(held.assign(**{GROUP: held[CHANNEL]}), channel_map)[
+                CHANNEL
+            ].to_numpy()
+        held = _drop_unidentified(held, holdout_name, warnings).astype({PERSON: np.int64})
     return Events(
         touches=touches.astype({PERSON: np.int64}),
         conversions=converted.astype({PERSON: np.int64}),
         identity=links.report,
         warnings=warnings,
+        holdouts=held,
     )
 
 

@@ -139,7 +139,9 @@ def normalize_emails(values: pd.Series) -> pd.Series:
     space inside is invalid. Deliverability is not checked: that needs DNS, and a valid address
     with a dead domain still names the same person.
     """
-    return _as_text(values, _by_unique(values, lambda value: _email(_text(value))))
+    # Folded first, so that "Jane@X.com" and "jane@x.com" are parsed once: validation is the slow part.
+    folded = values.astype("string").str.strip().str.lower()
+    return _as_text(values, _by_unique(folded, lambda value: _email(_text(value))))
 
 
 def link_people(
