@@ -9,5 +9,6 @@ st.navigation(
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/simulator.py", title="Simulator", icon=":material/tune:"),
         st.Page("pages/segments.py", title="Segments", icon=":material/donut_small:"),
+        st.Page("pages/journeys.py", title="Journeys", icon=":material/route:"),
     ]
 ).run()

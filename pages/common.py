@@ -50,6 +50,14 @@ SIMULATOR_BATCH = "simulator_batch"
 SIMULATOR_COST = "simulator_cost"
 SIMULATOR_VALUE = "simulator_value"
 
+# Journeys page: the linked logs (`journeys.events.Events`), where they came from, the true
+# incremental conversions of demo journeys, the uploaded tables by role, and the last result.
+JOURNEY_EVENTS = "journey_events"
+JOURNEY_SOURCE = "journey_source"
+JOURNEY_TRUTH = "journey_truth"
+JOURNEY_TABLES = "journey_tables"
+JOURNEY_RESULT = "journey_result"
+
 DEFAULT_DEMO = "synthetic"
 # The model `make setup` trains; pages pick it first when it exists.
 DEMO_MODEL = "demo"

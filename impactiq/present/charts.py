@@ -308,3 +308,62 @@ def channel_heatmap(table: pd.DataFrame, *, percent: bool) -> alt.Chart:
     )
     labels = base.mark_text().encode(text=alt.Text("uplift:Q", format="+.2f"))
     return cells + labels
+
+
+def credit_share_chart(shares: pd.DataFrame) -> alt.Chart:
+    """Each model's share of credited conversions per channel, models side by side within a channel
+    (`present.journey_tables.credit_shares`)."""
+    data = shares.assign(channel=shares["channel"].map(shorten))
+    return (
+        alt.Chart(data, title="Share of credited conversions, by model")
+        .mark_bar()
+        .encode(
+            x=alt.X("channel:N", sort=None, title=None),
+            xOffset=alt.XOffset("model:N", sort=None),
+            y=alt.Y("share:Q", axis=alt.Axis(format="%"), title="share of credit"),
+            color=alt.Color("model:N", sort=None, title="model"),
+            tooltip=[
+                "channel:N",
+                "model:N",
+                alt.Tooltip("share:Q", format=".1%"),
+                alt.Tooltip("conversions:Q", format=",.1f", title="credited conversions"),
+            ],
+        )
+    )
+
+
+def credit_against_incremental_chart(
+    shares: pd.DataFrame, incremental: pd.DataFrame, *, label: str
+) -> alt.Chart:
+    """Each model's share of credit per channel (bars) against each channel's share of the
+    incremental conversions (black ticks): where they differ, a budget following the model
+    follows conversions the channel did not cause."""
+    bars = credit_share_chart(shares).properties(
+        title=f"Share of credit (bars) against share of incremental conversions ({label}, ticks)"
+    )
+    ticks = (
+        alt.Chart(incremental.assign(channel=incremental["channel"].map(shorten)))
+        .mark_tick(color="black", thickness=3, size=40)
+        .encode(
+            x=alt.X("channel:N", sort=None),
+            y=alt.Y("share:Q"),
+            tooltip=[
+                "channel:N",
+                alt.Tooltip("share:Q", format=".1%", title=f"share of incremental ({label})"),
+            ],
+        )
+    )
+    return bars + ticks
+
+
+def touches_chart(histogram: pd.DataFrame) -> alt.Chart:
+    """Attributed conversions by the number of touches on their path."""
+    return (
+        alt.Chart(histogram, title="Touches before converting")
+        .mark_bar(color=MODEL_COLOR)
+        .encode(
+            x=alt.X("touches:N", sort=None, title="touches on the path"),
+            y=alt.Y("conversions:Q", title="conversions"),
+            tooltip=["touches:N", alt.Tooltip("conversions:Q", format=",")],
+        )
+    )

@@ -1,0 +1,321 @@
+"""Journeys: multi-touch attribution from touchpoint logs, held against what experiments measure."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from impactiq.data.reader import read_table
+from impactiq.errors import ImpactIQError
+from impactiq.journeys import causal, summary
+from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute
+from impactiq.journeys.events import ConversionColumns, HoldoutColumns, TouchpointColumns, prepare_events
+from impactiq.journeys.heuristics import PositionShares
+from impactiq.journeys.synthetic import make_journeys
+from impactiq.present import charts, journey_tables
+from impactiq.present.export import csv_bytes
+from impactiq.present.formatting import format_estimate
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain
+from pages import common
+
+common.use_app_navigation()
+
+FILE_TYPES = ["csv", "gz", "parquet", "pq"]
+# Role -> (label, required)
+FILES = {
+    "touchpoints": ("Touchpoints: time, channel, and a customer id, phone or e-mail", True),
+    "conversions": ("Conversions: identifier(s), time, optional stage and revenue", True),
+    "customers": ("Customers (CRM): customer_id, phone, email, one row per pair", False),
+    "holdouts": ("Holdouts: per channel, its eligible people and whether each was held out", False),
+    "channel_map": ("Channel map: source, channel, optional group", False),
+}
+DEMO_SIZES = (5_000, 20_000, 50_000)
+NONE = "(none)"
+
+st.title("Journeys")
+st.caption(
+    "Multi-touch attribution credits each conversion to the channels on the path before it. Where people "
+    "eligible for a channel were held out of it at random, the experiment shows how many conversions the "
+    "channel caused: the causal check below holds every model's credit against that."
+)
+
+
+def _read_uploads() -> None:
+    """Read each newly uploaded file once and keep it by role; a bad file says why and keeps the rest."""
+    tables = st.session_state.setdefault(common.JOURNEY_TABLES, {})
+    required, optional = st.columns(2)
+    with optional.expander("Optional files"):
+        optional_slots = {role: st.container() for role, (_, needed) in FILES.items() if not needed}
+    for role, (label, needed) in FILES.items():
+        where = required if needed else optional_slots[role]
+        uploaded = where.file_uploader(label, type=FILE_TYPES, key=f"journey_upload_{role}")
+        if uploaded is None:
+            tables.pop(role, None)
+            continue
+        if role in tables and tables[role][0] == uploaded.file_id:
+            continue
+        try:
+            with st.spinner(f"Reading {plain(uploaded.name)}…"):
+                tables[role] = (
+                    uploaded.file_id,
+                    uploaded.name,
+                    read_table(uploaded.getvalue(), filename=uploaded.name),
+                )
+        except ImpactIQError as error:
+            tables.pop(role, None)
+            common.show_error(error)
+
+
+def _pick(label: str, columns: list[str], default: str | None, *, optional: bool, key: str) -> str | None:
+    options = [NONE, *columns] if optional else columns
+    index = options.index(default) if default in options else 0
+    chosen = st.selectbox(label, options, index=index, key=key)
+    return None if chosen == NONE else chosen
+
+
+def _mapping(tables: dict) -> dict:
+    """Which column holds what, per file, from the widgets (defaults: the usual names)."""
+    touch = tables["touchpoints"][2]
+    conv = tables["conversions"][2]
+    with st.expander("Columns", expanded=False):
+        left, right = st.columns(2)
+        with left:
+            st.markdown(f"**{plain(tables['touchpoints'][1])}**")
+            t_default = TouchpointColumns.suggest(touch.columns)
+            t_cols = list(map(str, touch.columns))
+            touch_columns = TouchpointColumns(
+                timestamp=_pick("Time", t_cols, "timestamp", optional=False, key="jt_time"),
+                channel=_pick("Channel or source", t_cols, "channel", optional=False, key="jt_channel"),
+                customer_id=_pick("Customer id", t_cols, t_default.customer_id, optional=True, key="jt_id"),
+                phone=_pick("Phone", t_cols, t_default.phone, optional=True, key="jt_phone"),
+                email=_pick("E-mail", t_cols, t_default.email, optional=True, key="jt_email"),
+            )
+        with right:
+            st.markdown(f"**{plain(tables['conversions'][1])}**")
+            c_default = ConversionColumns.suggest(conv.columns)
+            c_cols = list(map(str, conv.columns))
+            conversion_columns = ConversionColumns(
+                timestamp=_pick("Time", c_cols, "timestamp", optional=False, key="jc_time"),
+                customer_id=_pick("Customer id", c_cols, c_default.customer_id, optional=True, key="jc_id"),
+                phone=_pick("Phone", c_cols, c_default.phone, optional=True, key="jc_phone"),
+                email=_pick("E-mail", c_cols, c_default.email, optional=True, key="jc_email"),
+                stage=_pick("Stage", c_cols, c_default.stage, optional=True, key="jc_stage"),
+                revenue=_pick("Revenue", c_cols, c_default.revenue, optional=True, key="jc_revenue"),
+            )
+        region = st.text_input("Country of phone numbers written without a country code", "US", max_chars=2)
+    return {
+        "touch_columns": touch_columns,
+        "conversion_columns": conversion_columns,
+        "region": region.upper(),
+    }
+
+
+def _upload_logs() -> None:
+    _read_uploads()
+    tables = st.session_state[common.JOURNEY_TABLES]
+    if not {"touchpoints", "conversions"} <= set(tables):
+        st.caption("Upload a touchpoint log and a conversion log (CSV, CSV.gz or Parquet) to begin.")
+        return
+    mapping = _mapping(tables)
+    if not st.button("Link people and attribute", type="primary"):
+        return
+    optional = {
+        role: tables[role][2] if role in tables else None for role in ("customers", "holdouts", "channel_map")
+    }
+    names = (
+        tables["touchpoints"][1],
+        tables["conversions"][1],
+        tables["holdouts"][1] if "holdouts" in tables else "holdouts",
+    )
+    try:
+        with st.spinner("Linking people and cutting journeys…"):
+            events = prepare_events(
+                tables["touchpoints"][2],
+                tables["conversions"][2],
+                customers=optional["customers"],
+                channel_map=optional["channel_map"],
+                holdouts=optional["holdouts"],
+                holdout_columns=HoldoutColumns.suggest(optional["holdouts"].columns)
+                if optional["holdouts"] is not None
+                else None,
+                names=names,
+                **mapping,
+            )
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    _use(events, f"uploaded files {tables['touchpoints'][1]} and {tables['conversions'][1]}", truth=None)
+
+
+def _demo_logs() -> None:
+    st.caption(
+        "Synthetic journeys over five channels with a random 15% holdout per channel and known effects: "
+        "search and display mostly reach people who would convert anyway."
+    )
+    people = st.selectbox("People", DEMO_SIZES, index=1, format_func=lambda n: f"{n:,}")
+    if st.button("Open the demo journeys"):
+        with st.spinner("Generating and linking journeys…"):
+            data = make_journeys(people, seed=0)
+            events = prepare_events(
+                data.touchpoints, data.conversions, customers=data.customers, holdouts=data.holdouts
+            )
+        _use(events, f"demo journeys of {people:,} people", truth=data.truth)
+
+
+def _use(events, source: str, *, truth) -> None:
+    st.session_state[common.JOURNEY_EVENTS] = events
+    st.session_state[common.JOURNEY_SOURCE] = source
+    st.session_state[common.JOURNEY_TRUTH] = truth
+    st.session_state.pop(common.JOURNEY_RESULT, None)
+
+
+def _settings(events) -> tuple[tuple[str, ...], AttributionSettings]:
+    left, middle, right = st.columns(3)
+    models = left.multiselect(
+        "Models", MODELS, default=list(MODELS), format_func=lambda m: journey_tables.MODEL_NAMES[m]
+    )
+    stages = ["all stages", *events.stages]
+    stage = left.selectbox("Conversion stage", stages)
+    lookback = middle.number_input(
+        "Lookback window (days)", min_value=1.0, max_value=3650.0, value=30.0, step=1.0
+    )
+    half_life = middle.number_input(
+        "Time-decay half-life (days)", min_value=0.1, max_value=365.0, value=7.0, step=1.0
+    )
+    first = right.slider("Position-based: first touch share", 0.0, 1.0, 0.4, 0.05)
+    last = right.slider("Position-based: last touch share", 0.0, 1.0 - first, min(0.4, 1.0 - first), 0.05)
+    by_day = right.checkbox("Touches on the same day share that day's credit")
+    settings = AttributionSettings(
+        lookback_days=lookback,
+        half_life_days=half_life,
+        shares=PositionShares(first=first, last=last),
+        by_day=by_day,
+        stage=None if stage == "all stages" else stage,
+    )
+    return tuple(models), settings
+
+
+def _attribution(events, models, settings):
+    """The attribution for these settings, computed once and kept until a setting changes."""
+    key = (id(events), models, settings)
+    kept = st.session_state.get(common.JOURNEY_RESULT)
+    if kept is None or kept[0] != key:
+        kept = (key, attribute(events, models, settings))
+        st.session_state[common.JOURNEY_RESULT] = kept
+    return kept[1]
+
+
+def _credit(result) -> None:
+    st.subheader("Credit per channel, every model side by side")
+    journeys = result.journeys
+    st.caption(
+        f"{result.attributed:,} of {journeys.n_conversions:,} conversions have a touch of the same person in the "
+        f"{result.settings.lookback_days:g} days before them; {journeys.unattributed:,} have none and are counted, not "
+        "credited. Each attributed conversion's credit sums to 1 in every model. Markov: first-order removal effects; "
+        "Shapley: conversion rate of journeys with exactly each set of channels (both as in marketing-attribution-models)."
+    )
+    conversions, revenue = st.tabs(["Conversions", "Revenue"])
+    conversions.dataframe(journey_tables.credit_table(result.credit), hide_index=True, width="stretch")
+    revenue.dataframe(
+        journey_tables.credit_table(result.credit, measure="revenue"), hide_index=True, width="stretch"
+    )
+    st.altair_chart(charts.credit_share_chart(journey_tables.credit_shares(result.credit)), width="stretch")
+    st.download_button(
+        "Download the credit table (CSV)",
+        csv_bytes(result.credit),
+        file_name="attribution_credit.csv",
+        mime="text/csv",
+    )
+
+
+def _paths(result) -> None:
+    st.subheader("What converting journeys look like")
+    left, right = st.columns(2)
+    left.dataframe(
+        summary.top_paths(result.journeys).assign(
+            share=lambda t: [format_estimate(v, unit="share") for v in t["share"]],
+            revenue=lambda t: [format_estimate(v, unit="money") for v in t["revenue"]],
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    left.dataframe(summary.path_statistics(result.journeys).round(2), hide_index=True, width="stretch")
+    right.altair_chart(charts.touches_chart(summary.touches_histogram(result.journeys)), width="stretch")
+
+
+def _causal_check(events, result, truth) -> None:
+    st.subheader("The causal check: credit against what each channel caused")
+    if events.holdouts is None:
+        st.info(
+            "Add a holdouts file (per channel, its eligible people and whether each was held out at random) to hold "
+            "each model's credit against the conversions the channel caused."
+        )
+        return
+    converted = events.of_stage(result.settings.stage)["person"].unique()
+    lift = causal.holdout_lift(events.holdouts, converted)
+    st.caption(
+        "Per channel, among the people eligible for it: conversion rate of the exposed minus that of the randomly "
+        "held out (difference in means, unpooled 95% CI), times the people exposed."
+    )
+    st.dataframe(journey_tables.lift_table(lift), hide_index=True, width="stretch")
+    models = list(result.credit["model"].unique())
+    table = causal.credit_against_lift(result.credit, lift, truth)
+    st.dataframe(journey_tables.check_table(table, models), hide_index=True, width="stretch")
+    against = "truth" if truth is not None else "experiment"
+    column = "true_incremental" if truth is not None else "incremental"
+    try:
+        errors = causal.credit_error(table, models, against=column)
+    except ImpactIQError as error:
+        st.info(plain(error, MAX_MESSAGE_CHARS))
+        return
+    st.dataframe(journey_tables.error_table(errors, against=against), hide_index=True, width="stretch")
+    incremental = table[["channel"]].assign(
+        share=table[column].clip(lower=0) / table[column].clip(lower=0).sum()
+    )
+    st.altair_chart(
+        charts.credit_against_incremental_chart(
+            journey_tables.credit_shares(result.credit), incremental, label=against
+        ),
+        width="stretch",
+    )
+    best = errors.sort_values("misallocated").iloc[0]
+    st.info(
+        plain(
+            f"Closest to the {against}: {journey_tables.MODEL_NAMES.get(best['model'], best['model'])}, with "
+            f"{best['misallocated']:.0%} of its credit on the wrong channels. Attribution credits every conversion, "
+            "including those that would have happened anyway: a budget split by credit follows them.",
+            MAX_MESSAGE_CHARS,
+        )
+    )
+
+
+upload_tab, demo_tab = st.tabs(["Upload logs", "Demo journeys"])
+with upload_tab:
+    _upload_logs()
+with demo_tab:
+    _demo_logs()
+
+events = st.session_state.get(common.JOURNEY_EVENTS)
+if events is None:
+    st.info("Upload a touchpoint log and a conversion log, or open the demo journeys.")
+    st.stop()
+st.caption(f"Journeys from {plain(st.session_state[common.JOURNEY_SOURCE])}.")
+for warning in events.warnings:
+    st.warning(plain(warning, MAX_MESSAGE_CHARS))
+with st.expander("People linked across the files"):
+    for line in journey_tables.identity_sentences(events.identity):
+        st.text(line)
+
+models, settings = _settings(events)
+if not models:
+    st.info("Choose at least one model.")
+    st.stop()
+try:
+    result = _attribution(events, models, settings)
+except ImpactIQError as error:
+    common.show_error(error)
+    st.stop()
+for note in result.notes:
+    st.info(plain(note, MAX_MESSAGE_CHARS))
+_credit(result)
+_paths(result)
+_causal_check(events, result, st.session_state.get(common.JOURNEY_TRUTH))
