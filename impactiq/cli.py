@@ -173,6 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attribute.add_argument("--channel-map", help="optional CSV: source, channel[, group]")
     attribute.add_argument(
+        "--holdouts",
+        help="optional table: per channel, its eligible people (customer_id, phone or email), channel and "
+        "held_out; adds each channel's measured incremental conversions",
+    )
+    attribute.add_argument(
+        "--spend", help="optional table: channel, spend[, date]; adds ROI, ROAS and cost per conversion"
+    )
+    attribute.add_argument(
+        "--revenue-kind",
+        metavar="CATEGORY",
+        help="read --conversions as revenue events (identifier, date, amount, category): each customer's "
+        "first event of this category is the conversion, credited with the customer's revenue",
+    )
+    attribute.add_argument(
         "--model",
         default="all",
         choices=["all", *ATTRIBUTION_MODELS],
@@ -577,10 +591,19 @@ def _segments(args: argparse.Namespace) -> None:
 def _attribute(args: argparse.Namespace) -> None:
     from impactiq.data.reader import read_table
     from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute
+    from impactiq.journeys.causal import credit_against_lift, holdout_lift
     from impactiq.journeys.events import ConversionColumns, TouchpointColumns, prepare_events
+    from impactiq.journeys.revenue import conversions_from_revenue
+    from impactiq.journeys.spend import channel_roi, spend_by_channel
+    from impactiq.uplift.store import json_ready
 
     touchpoints = read_table(args.touchpoints, max_bytes=None)
     conversions = read_table(args.conversions, max_bytes=None)
+    if args.revenue_kind is not None:
+        conversions = conversions_from_revenue(
+            conversions, kind=args.revenue_kind, region=args.region, name=Path(args.conversions).name
+        )
+    channel_map = read_table(args.channel_map, max_bytes=None) if args.channel_map else None
     touch_columns = _columns(
         TouchpointColumns.suggest(touchpoints.columns), args.touch_columns, "--touch-columns"
     )
@@ -593,9 +616,14 @@ def _attribute(args: argparse.Namespace) -> None:
         touch_columns=touch_columns,
         conversion_columns=conversion_columns,
         customers=read_table(args.customers, max_bytes=None) if args.customers else None,
-        channel_map=read_table(args.channel_map, max_bytes=None) if args.channel_map else None,
+        channel_map=channel_map,
+        holdouts=read_table(args.holdouts, max_bytes=None) if args.holdouts else None,
         region=args.region,
-        names=(Path(args.touchpoints).name, Path(args.conversions).name),
+        names=(
+            Path(args.touchpoints).name,
+            Path(args.conversions).name,
+            Path(args.holdouts).name if args.holdouts else "holdouts",
+        ),
     )
     _report(events.warnings)
     models = MODELS if args.model == "all" else (args.model,)
@@ -605,17 +633,21 @@ def _attribute(args: argparse.Namespace) -> None:
     result = attribute(events, models, settings)
     _report(list(result.notes))
     credit = result.credit
+    if args.spend:
+        spend = spend_by_channel(
+            read_table(args.spend, max_bytes=None), channel_map=channel_map, name=Path(args.spend).name
+        )
+        credit = channel_roi(credit, spend)
+    measured = None
+    if events.holdouts is not None:
+        converted = events.of_stage(args.stage)["person"].unique()
+        measured = holdout_lift(events.holdouts, converted).set_index("channel")
     if args.json:
+        fields = ["conversions", "conversions_se", "revenue", "revenue_se"]
+        if args.spend:
+            fields += ["spend", "roi", "roas", "cost_per_conversion", "note"]
         by_model = {
-            model: {
-                row.channel: {
-                    "conversions": row.conversions,
-                    "conversions_se": row.conversions_se,
-                    "revenue": row.revenue,
-                    "revenue_se": row.revenue_se,
-                }
-                for row in rows.itertuples()
-            }
+            model: {row["channel"]: {f: row[f] for f in fields} for _, row in rows.iterrows()}
             for model, rows in credit.groupby("model", sort=False)
         }
         summary = {
@@ -625,7 +657,19 @@ def _attribute(args: argparse.Namespace) -> None:
             "lookback_days": args.lookback,
             "stage": args.stage,
         }
-        print(json.dumps({**summary, "models": by_model}, indent=2, allow_nan=False))
+        if measured is not None:
+            summary["incremental"] = {
+                channel: {
+                    "lift": row["lift"],
+                    "lift_lower": row["lift_lower"],
+                    "lift_upper": row["lift_upper"],
+                    "incremental": row["incremental"],
+                    "incremental_lower": row["incremental_lower"],
+                    "incremental_upper": row["incremental_upper"],
+                }
+                for channel, row in measured.iterrows()
+            }
+        print(json.dumps(json_ready({**summary, "models": by_model}), indent=2, allow_nan=False))
         return
     table = credit.pivot(index="channel", columns="model", values="conversions")[
         list(credit["model"].unique())
@@ -635,6 +679,10 @@ def _attribute(args: argparse.Namespace) -> None:
         f"{args.lookback:g} days before them; credited conversions per channel:\n"
     )
     print(table.round(2).to_string())
+    if measured is not None:
+        check = credit_against_lift(result.credit, measured.reset_index())
+        print("\nAgainst the incremental conversions each channel's holdout measured (95% CI):\n")
+        print(check.round(2).to_string(index=False))
 
 
 def _columns(suggested, pairs: list[str], flag: str):

@@ -57,6 +57,7 @@ JOURNEY_SOURCE = "journey_source"
 JOURNEY_TRUTH = "journey_truth"
 JOURNEY_TABLES = "journey_tables"
 JOURNEY_RESULT = "journey_result"
+JOURNEY_SPEND = "journey_spend"
 
 DEFAULT_DEMO = "synthetic"
 # The model `make setup` trains; pages pick it first when it exists.

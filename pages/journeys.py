@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from impactiq.data.reader import read_table
@@ -10,6 +11,8 @@ from impactiq.journeys import causal, summary
 from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute
 from impactiq.journeys.events import ConversionColumns, HoldoutColumns, TouchpointColumns, prepare_events
 from impactiq.journeys.heuristics import PositionShares
+from impactiq.journeys.revenue import CREDITS, conversions_from_revenue, revenue_kinds
+from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel
 from impactiq.journeys.synthetic import make_journeys
 from impactiq.present import charts, journey_tables
 from impactiq.present.export import csv_bytes
@@ -27,6 +30,11 @@ FILES = {
     "customers": ("Customers (CRM): customer_id, phone, email, one row per pair", False),
     "holdouts": ("Holdouts: per channel, its eligible people and whether each was held out", False),
     "channel_map": ("Channel map: source, channel, optional group", False),
+    "spend": ("Spend: channel, spend, optional date", False),
+}
+CONVERSION_KINDS = {
+    "conversions": "one row per conversion",
+    "revenue": "revenue events: each customer's first event of a kind is the conversion",
 }
 DEMO_SIZES = (5_000, 20_000, 50_000)
 NONE = "(none)"
@@ -66,9 +74,10 @@ def _read_uploads() -> None:
 
 
 def _pick(label: str, columns: list[str], default: str | None, *, optional: bool, key: str) -> str | None:
+    """A column chooser; its key includes the columns, so another file starts from its own defaults."""
     options = [NONE, *columns] if optional else columns
     index = options.index(default) if default in options else 0
-    chosen = st.selectbox(label, options, index=index, key=key)
+    chosen = st.selectbox(label, options, index=index, key=f"{key}:{hash(tuple(columns))}")
     return None if chosen == NONE else chosen
 
 
@@ -115,6 +124,14 @@ def _upload_logs() -> None:
     if not {"touchpoints", "conversions"} <= set(tables):
         st.caption("Upload a touchpoint log and a conversion log (CSV, CSV.gz or Parquet) to begin.")
         return
+    try:
+        conversions = _conversions(tables["conversions"])
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    if conversions is None:
+        return
+    tables = {**tables, "conversions": (*tables["conversions"][:2], conversions)}
     mapping = _mapping(tables)
     if not st.button("Link people and attribute", type="primary"):
         return
@@ -143,7 +160,53 @@ def _upload_logs() -> None:
     except ImpactIQError as error:
         common.show_error(error)
         return
-    _use(events, f"uploaded files {tables['touchpoints'][1]} and {tables['conversions'][1]}", truth=None)
+    try:
+        spend = (
+            spend_by_channel(tables["spend"][2], channel_map=optional["channel_map"], name=tables["spend"][1])
+            if "spend" in tables
+            else None
+        )
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    _use(
+        events,
+        f"uploaded files {tables['touchpoints'][1]} and {tables['conversions'][1]}",
+        truth=None,
+        spend=spend,
+    )
+
+
+def _conversions(upload) -> pd.DataFrame | None:
+    """The conversions table: as uploaded, or made from revenue events (None until a kind is chosen)."""
+    _, name, table = upload
+    kind = st.radio(
+        "The conversions file holds",
+        list(CONVERSION_KINDS),
+        format_func=CONVERSION_KINDS.get,
+        horizontal=True,
+    )
+    if kind == "conversions":
+        return table
+    columns = list(map(str, table.columns))
+    left, middle, right = st.columns(3)
+    date = left.selectbox("Date column", columns, index=columns.index("date") if "date" in columns else 0)
+    amount = middle.selectbox(
+        "Amount column", columns, index=columns.index("amount") if "amount" in columns else 0
+    )
+    category = right.selectbox(
+        "Category column", columns, index=columns.index("category") if "category" in columns else 0
+    )
+    kinds = revenue_kinds(table, category, name=name)
+    chosen = left.selectbox("Conversion: the first event of", kinds)
+    credit = middle.radio(
+        "Revenue credited",
+        CREDITS,
+        format_func={"customer": "all the customer's revenue", "kind": "that kind's only"}.get,
+    )
+    return conversions_from_revenue(
+        table, kind=chosen, timestamp=date, amount=amount, category=category, credit=credit, name=name
+    )
 
 
 def _demo_logs() -> None:
@@ -158,13 +221,14 @@ def _demo_logs() -> None:
             events = prepare_events(
                 data.touchpoints, data.conversions, customers=data.customers, holdouts=data.holdouts
             )
-        _use(events, f"demo journeys of {people:,} people", truth=data.truth)
+        _use(events, f"demo journeys of {people:,} people", truth=data.truth, spend=data.spend)
 
 
-def _use(events, source: str, *, truth) -> None:
+def _use(events, source: str, *, truth, spend=None) -> None:
     st.session_state[common.JOURNEY_EVENTS] = events
     st.session_state[common.JOURNEY_SOURCE] = source
     st.session_state[common.JOURNEY_TRUTH] = truth
+    st.session_state[common.JOURNEY_SPEND] = spend
     st.session_state.pop(common.JOURNEY_RESULT, None)
 
 
@@ -225,6 +289,31 @@ def _credit(result) -> None:
         file_name="attribution_credit.csv",
         mime="text/csv",
     )
+
+
+def _roi(events, result, spend) -> None:
+    st.subheader("Return on spend, by the credit of each model")
+    if spend is None:
+        st.info(
+            "Add a spend file (channel, spend, optional date) to see each channel's ROI under every model."
+        )
+        return
+    models = list(result.credit["model"].unique())
+    model = st.selectbox("ROI under the credit of", models, format_func=journey_tables.MODEL_NAMES.get)
+    st.caption(
+        "ROAS = credited revenue / spend; ROI = (credited revenue - spend) / spend; cost per credited conversion = "
+        "spend / credited conversions. The same spend earns very different returns under different models."
+    )
+    rows = channel_roi(result.credit, spend)
+    st.dataframe(journey_tables.roi_table(rows[rows["model"] == model]), hide_index=True, width="stretch")
+    groups = events.touches.drop_duplicates("channel").set_index("channel")["group"]
+    if (groups != groups.index).any():
+        grouped = group_roi(result.credit, spend, groups)
+        st.dataframe(
+            journey_tables.roi_table(grouped[grouped["model"] == model], by="group"),
+            hide_index=True,
+            width="stretch",
+        )
 
 
 def _paths(result) -> None:
@@ -317,5 +406,6 @@ except ImpactIQError as error:
 for note in result.notes:
     st.info(plain(note, MAX_MESSAGE_CHARS))
 _credit(result)
+_roi(events, result, st.session_state.get(common.JOURNEY_SPEND))
 _paths(result)
 _causal_check(events, result, st.session_state.get(common.JOURNEY_TRUTH))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from impactiq import cli
@@ -88,3 +89,75 @@ def test_user_errors_exit_with_status_2(files, capsys, extra, message):
         ]
     )
     assert status == 2 and message in capsys.readouterr().err
+
+
+def test_spend_and_holdouts_add_roi_and_the_measured_lift(tmp_path, capsys):
+    from impactiq.journeys.synthetic import make_journeys
+
+    data = make_journeys(3_000, seed=3)
+    paths = {}
+    for name, table in {
+        "touches.csv": data.touchpoints,
+        "orders.csv": data.conversions,
+        "crm.csv": data.customers,
+        "holdouts.csv": data.holdouts,
+        "spend.csv": pd.DataFrame({"channel": ["search", "email", "tv"], "spend": [500.0, 200.0, 1000.0]}),
+    }.items():
+        table.to_csv(tmp_path / name, index=False)
+        paths[name] = str(tmp_path / name)
+    status = cli.main(
+        [
+            "attribute",
+            "--touchpoints",
+            paths["touches.csv"],
+            "--conversions",
+            paths["orders.csv"],
+            "--customers",
+            paths["crm.csv"],
+            "--holdouts",
+            paths["holdouts.csv"],
+            "--spend",
+            paths["spend.csv"],
+            "--model",
+            "linear",
+            "--json",
+        ]
+    )
+    assert status == 0
+    result = json.loads(capsys.readouterr().out)
+    linear = result["models"]["linear"]
+    assert linear["search"]["roas"] == pytest.approx(linear["search"]["revenue"] / 500.0)
+    assert linear["tv"]["conversions"] == 0 and "no conversion's path" in linear["tv"]["note"]
+    assert linear["social"]["roi"] is None and "no spend" in linear["social"]["note"]
+    assert set(result["incremental"]) == {"call", "display", "email", "search", "social"}
+    email = result["incremental"]["email"]
+    assert email["incremental_lower"] < email["incremental"] < email["incremental_upper"]
+
+
+def test_revenue_events_become_conversions(tmp_path, capsys):
+    touches, _ = as_logs([("a>b", 3, 1), ("b", 2, 2)])
+    touches.rename(columns={"person": "customer_id"}).to_csv(tmp_path / "t.csv", index=False)
+    events = pd.DataFrame(
+        {
+            "customer_id": [0, 0, 1, 4, 4],
+            "date": ["2024-01-01 05:00", "2024-01-05", "2024-01-01 05:00", "2024-01-01 05:00", "2024-01-02"],
+            "amount": [100, 50, 20, 10, 5],
+            "category": ["paid", "paid", "refund", "paid", "paid"],
+        }
+    )
+    events.to_csv(tmp_path / "billing.csv", index=False)
+    status = cli.main(
+        [
+            "attribute",
+            "--touchpoints",
+            str(tmp_path / "t.csv"),
+            "--conversions",
+            str(tmp_path / "billing.csv"),
+        ]
+        + ["--revenue-kind", "paid", "--model", "last", "--json"]
+    )
+    assert status == 0
+    result = json.loads(capsys.readouterr().out)
+    # Customers 0 and 4 paid; both last touched b; customer 0's whole revenue (150) is credited.
+    assert result["conversions"] == 2
+    assert result["models"]["last"]["b"]["revenue"] == pytest.approx(165.0)

@@ -53,6 +53,9 @@ CHANNELS = {
     "display": ((-0.5, 1.5), None, 3.0, 0.005),
     "call": (None, 0.15, 0.0, 0.040),
 }
+# What a touch costs, per channel: a paid click, an e-mail sent, a social ad, a display
+# impression (bought by the thousand), a call-centre call.
+COST_PER_TOUCH = {"search": 0.80, "email": 0.01, "social": 0.40, "display": 0.02, "call": 6.00}
 # Area codes whose numbers are valid North American numbers, for the generated phones.
 _AREA_CODES = np.array([201, 212, 303, 305, 312, 404, 415, 512, 617, 206])
 
@@ -62,6 +65,7 @@ class JourneyData:
     """The logs a user would bring, and the truth only a simulation has.
 
     `holdouts`: one row per eligible person and channel (customer_id, channel, held_out);
+    `spend`: per channel, its total cost (touches times `COST_PER_TOUCH`);
     `truth`: per channel, its effect, people exposed and true incremental conversions."""
 
     touchpoints: pd.DataFrame
@@ -69,6 +73,7 @@ class JourneyData:
     customers: pd.DataFrame
     holdouts: pd.DataFrame
     truth: pd.DataFrame
+    spend: pd.Series
 
 
 def make_journeys(n_people: int = 20_000, *, seed: int = 0, base_shift: float = 0.0) -> JourneyData:
@@ -151,7 +156,12 @@ def make_journeys(n_people: int = 20_000, *, seed: int = 0, base_shift: float = 
     )
     holdout_table = pd.concat(holdouts, ignore_index=True)
     holdout_table.insert(0, "customer_id", ids[holdout_table.pop("person").to_numpy()])
-    return JourneyData(touchpoints, conversions, customers, holdout_table, pd.DataFrame(truth))
+    touches_per_channel = pd.Series(channel).value_counts()
+    spend = pd.Series(
+        {name: round(touches_per_channel.get(name, 0) * cost, 2) for name, cost in COST_PER_TOUCH.items()},
+        name="spend",
+    ).rename_axis("channel")
+    return JourneyData(touchpoints, conversions, customers, holdout_table, pd.DataFrame(truth), spend)
 
 
 def _sigmoid(x):

@@ -116,6 +116,34 @@ def identity_sentences(report: IdentityReport) -> list[str]:
     return lines
 
 
+def roi_table(rows: pd.DataFrame, *, by: str = "channel") -> pd.DataFrame:
+    """One model's spend and return per channel (or group) from `journeys.spend.channel_roi`:
+    ROAS and ROI with their 95% intervals where the credit has a sampling error, and why a
+    ratio is missing."""
+
+    def ratio(name: str, unit: str) -> list[str]:
+        se = rows[f"{name}_se"].fillna(0).to_numpy()
+        return [
+            format_estimate(v, v - 1.959964 * s, v + 1.959964 * s, unit)
+            if s > 0
+            else format_estimate(v, unit=unit)
+            for v, s in zip(rows[name], se, strict=True)
+        ]
+
+    return pd.DataFrame(
+        {
+            by: rows[by].map(plain).to_numpy(),
+            "spend": [format_estimate(v, unit="money") for v in rows["spend"]],
+            "credited conversions": [format_estimate(v, unit="total") for v in rows["conversions"]],
+            "credited revenue": [format_estimate(v, unit="money") for v in rows["revenue"]],
+            "ROAS (revenue / spend)": ratio("roas", "score"),
+            "ROI": ratio("roi", "change"),
+            "cost per credited conversion": ratio("cost_per_conversion", "money"),
+            "note": rows["note"].map(plain).to_numpy(),
+        }
+    )
+
+
 def _with_interval(table: pd.DataFrame, name: str, unit: str) -> list[str]:
     return [
         format_estimate(v, lo, hi, unit)

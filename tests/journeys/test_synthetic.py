@@ -9,7 +9,7 @@ import pytest
 from impactiq.errors import ImpactIQError
 from impactiq.journeys.events import prepare_events
 from impactiq.journeys.identity import normalize_phones
-from impactiq.journeys.synthetic import CHANNELS, HOLDOUT_SHARE, make_journeys
+from impactiq.journeys.synthetic import CHANNELS, COST_PER_TOUCH, HOLDOUT_SHARE, make_journeys
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,12 @@ def test_search_reaches_people_who_would_convert_anyway(data):
     eligible = data.holdouts[data.holdouts["channel"] == "search"]
     rate = eligible["customer_id"].isin(converted).mean()
     assert rate > 1.5 * len(converted) / 20_000
+
+
+def test_spend_is_each_channels_touches_at_its_cost(data):
+    touches = data.touchpoints["channel"].value_counts()
+    assert data.spend["call"] == pytest.approx(touches["call"] * COST_PER_TOUCH["call"])
+    assert set(data.spend.index) == set(CHANNELS)
 
 
 def test_too_few_people_are_refused():

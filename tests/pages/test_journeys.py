@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -56,6 +57,13 @@ def test_demo_journeys_reach_the_causal_check(app):
     errors = _frame(app, "credit misplaced against the truth")
     assert len(errors) == 7
     assert any(i.value.startswith(plain("Closest to the truth")) for i in app.info)
+    roi = _frame(app, "ROAS (revenue / spend)")
+    assert set(roi["channel"]) == {"call", "display", "email", "search", "social"}
+    _labelled(app.selectbox, "ROI under the credit of").set_value("last").run()
+    assert (
+        _frame(app, "ROAS (revenue / spend)")["credited conversions"].tolist()
+        != roi["credited conversions"].tolist()
+    )
 
 
 def test_settings_change_the_credit(app):
@@ -111,3 +119,28 @@ def test_a_bad_log_says_what_is_wrong_and_keeps_the_journeys(app):
     assert any("do not parse" in e.value for e in app.error)
     # The demo journeys are still the ones shown.
     assert any(plain("demo journeys of 5,000 people") in c.value for c in app.caption)
+
+
+def test_revenue_events_become_the_conversions(app):
+    data = make_journeys(2_000, seed=6)
+    billing = data.conversions.rename(columns={"timestamp": "date", "revenue": "amount"}).assign(
+        category="paid"
+    )
+    refunds = billing.head(20).assign(category="refund", amount=-5.0)
+    _labelled(app.file_uploader, "Touchpoints: time, channel, and a customer id, phone or e-mail").upload(
+        "touches.csv", data.touchpoints.to_csv(index=False).encode(), "text/csv"
+    )
+    _labelled(app.file_uploader, "Conversions: identifier(s), time, optional stage and revenue").upload(
+        "billing.csv", pd.concat([billing, refunds]).to_csv(index=False).encode(), "text/csv"
+    )
+    _labelled(app.file_uploader, "Customers (CRM): customer_id, phone, email, one row per pair").upload(
+        "crm.csv", data.customers.to_csv(index=False).encode(), "text/csv"
+    )
+    app.run()
+    _labelled(app.radio, "The conversions file holds").set_value("revenue").run()
+    assert _labelled(app.selectbox, "Conversion: the first event of").options == ["paid", "refund"]
+    _labelled(app.button, "Link people and attribute").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    credit = _frame(app, "linear")
+    assert set(credit["channel"]) == {"call", "display", "email", "search", "social"}
+    assert any(plain(f"of {len(billing):,} conversions") in c.value for c in app.caption)
