@@ -185,3 +185,31 @@ def test_three_arm_journey(page, app_url):
     page.get_by_text("Causal: each segment its best channel").wait_for()
     page.get_by_text("choosing each segment's channel gains").wait_for()
     _no_exception(page)
+
+
+def test_touchpoint_journey(page, app_url, tmp_path):
+    """Upload a touchpoint log, a conversion log, the CRM and the holdouts; reach the causal check."""
+    from impactiq.journeys.synthetic import make_journeys
+
+    data = make_journeys(4_000, seed=12)
+    files = {
+        "Touchpoints": ("touches.csv", data.touchpoints),
+        "Conversions": ("orders.csv", data.conversions),
+        "Customers (CRM)": ("crm.csv", data.customers),
+        "Holdouts": ("holdouts.csv", data.holdouts),
+    }
+    page.goto(f"{app_url}/journeys")
+    page.get_by_role("heading", name="Journeys").wait_for()
+    page.get_by_text("Optional files").click()
+    for label, (name, table) in files.items():
+        path = tmp_path / name
+        table.to_csv(path, index=False)
+        uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
+        uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(path)
+        uploader.get_by_text(name).wait_for()
+    page.get_by_role("button", name="Link people and attribute").click()
+    page.get_by_text("Credit per channel, every model side by side").wait_for()
+    page.get_by_text("The causal check: credit against what each channel caused").wait_for()
+    page.get_by_text("Closest to the experiment").wait_for()
+    _no_exception(page)
+    page.screenshot(path=str(tmp_path / "journeys.png"), full_page=True)
