@@ -8,7 +8,7 @@ import streamlit as st
 from impactiq.data.reader import read_table
 from impactiq.errors import ImpactIQError
 from impactiq.journeys import causal, summary
-from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute
+from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute, credit_by_group
 from impactiq.journeys.events import ConversionColumns, HoldoutColumns, TouchpointColumns, prepare_events
 from impactiq.journeys.heuristics import PositionShares
 from impactiq.journeys.revenue import CREDITS, conversions_from_revenue, revenue_kinds
@@ -268,7 +268,7 @@ def _attribution(events, models, settings):
     return kept[1]
 
 
-def _credit(result) -> None:
+def _credit(events, result) -> None:
     st.subheader("Credit per channel, every model side by side")
     journeys = result.journeys
     st.caption(
@@ -277,11 +277,16 @@ def _credit(result) -> None:
         "credited. Each attributed conversion's credit sums to 1 in every model. Markov: first-order removal effects; "
         "Shapley: conversion rate of journeys with exactly each set of channels (both as in marketing-attribution-models)."
     )
-    conversions, revenue = st.tabs(["Conversions", "Revenue"])
-    conversions.dataframe(journey_tables.credit_table(result.credit), hide_index=True, width="stretch")
-    revenue.dataframe(
+    groups = events.touches.drop_duplicates("channel").set_index("channel")["group"]
+    grouped = bool((groups != groups.index).any())
+    tabs = st.tabs(["Conversions", "Revenue", *(["By channel group"] if grouped else [])])
+    tabs[0].dataframe(journey_tables.credit_table(result.credit), hide_index=True, width="stretch")
+    tabs[1].dataframe(
         journey_tables.credit_table(result.credit, measure="revenue"), hide_index=True, width="stretch"
     )
+    if grouped:
+        by_group = journey_tables.credit_table(credit_by_group(result.credit, groups))
+        tabs[2].dataframe(by_group.rename(columns={"channel": "group"}), hide_index=True, width="stretch")
     st.altair_chart(charts.credit_share_chart(journey_tables.credit_shares(result.credit)), width="stretch")
     st.download_button(
         "Download the credit table (CSV)",
@@ -405,7 +410,7 @@ except ImpactIQError as error:
     st.stop()
 for note in result.notes:
     st.info(plain(note, MAX_MESSAGE_CHARS))
-_credit(result)
+_credit(events, result)
 _roi(events, result, st.session_state.get(common.JOURNEY_SPEND))
 _paths(result)
 _causal_check(events, result, st.session_state.get(common.JOURNEY_TRUTH))

@@ -116,3 +116,20 @@ def _credit(model: str, journeys: Journeys, settings: AttributionSettings) -> pd
             "revenue_se": revenue_se,
         }
     )
+
+
+def credit_by_group(credit: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """`Attribution.credit` summed over the channels of each group (`groups` maps channel to group;
+    a channel it does not name is its own group), in the same layout with the group as `channel`.
+
+    Standard errors are summed, an upper bound: the sampled Shapley errors of two channels are
+    correlated and their covariance is not kept, so the group's interval is conservative."""
+    group = credit["channel"].map(groups).fillna(credit["channel"])
+    summed = (
+        credit.assign(channel=group)
+        .groupby(["model", "channel"], sort=False, as_index=False)[
+            ["conversions", "conversions_se", "revenue", "revenue_se"]
+        ]
+        .sum()
+    )
+    return summed

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from impactiq.errors import ImpactIQError
-from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute
+from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute, credit_by_group
 from impactiq.journeys.events import prepare_events
 from tests.journeys.reference_paths import CASES, as_logs
 
@@ -61,3 +61,12 @@ def test_conversions_with_no_touch_in_the_window_are_counted_and_reported():
 def test_unknown_models_are_refused():
     with pytest.raises(ImpactIQError, match="choose from first, last"):
         attribute(_events(), ("magic",))
+
+
+def test_credit_by_group_sums_the_channels():
+    credit = attribute(_events(), ("linear", "shapley")).credit
+    grouped = credit_by_group(credit, pd.Series({"email": "owned", "social": "paid", "display": "paid"}))
+    linear = grouped[grouped["model"] == "linear"].set_index("channel")["conversions"]
+    by_channel = credit[credit["model"] == "linear"].set_index("channel")["conversions"]
+    assert linear["paid"] == pytest.approx(by_channel["social"] + by_channel["display"])
+    assert linear["owned"] == pytest.approx(by_channel["email"])
