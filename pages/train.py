@@ -13,7 +13,7 @@ from impactiq.present import charts
 from impactiq.present.tables import broken_models_table, metrics_table, models_table
 from impactiq.present.text import plain
 from impactiq.uplift.arms import ArmView
-from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS
+from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS, MULTI_ARM_ESTIMATORS
 from impactiq.uplift.store import ModelExistsError, default_model_name, delete_model, list_models, save_model
 from pages import common
 
@@ -34,8 +34,10 @@ def _train_form() -> None:
     with st.form("train"):
         left, right = st.columns(2)
         outcome = left.selectbox("Outcome", list(schema.outcomes))
+        # A multi-arm experiment is offered only the estimators that model several arms.
+        offered = MULTI_ARM_ESTIMATORS if experiment.arm is not None else ESTIMATORS
         estimator = right.selectbox(
-            "Estimator", list(ESTIMATORS), format_func=lambda e: ESTIMATOR_DESCRIPTIONS[e]
+            "Estimator", list(offered), format_func=lambda e: ESTIMATOR_DESCRIPTIONS[e]
         )
         features = st.multiselect("Features", list(schema.features), default=list(schema.features))
         sample = st.number_input(

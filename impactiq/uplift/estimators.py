@@ -56,7 +56,7 @@ from sklearn.exceptions import DataConversionWarning
 from impactiq.errors import ImpactIQError
 from impactiq.uplift.boosters import TextBooster
 from impactiq.uplift.encoding import FeatureEncoder
-from impactiq.uplift.forest import ForestPredictor
+from impactiq.uplift.forest import ArmForests, ForestPredictor
 from impactiq.uplift.portable import (
     ESTIMATORS,
     MAX_ARMS,
@@ -219,7 +219,8 @@ class UpliftModel(BaseEstimator):
 
         `t` is 0 for control and 1 for treated; for a multi-arm experiment, k for the k-th arm
         (1..K). Several arms are fitted as one model by the causal forest (EconML's categorical
-        treatment) and per arm inside the T- and S-learner; `n_arms_` is K.
+        treatment), with one forest per arm inside the forest DR learner, and per arm inside the
+        T- and S-learner; `n_arms_` is K.
         """
         if self.estimator not in ESTIMATORS:
             raise ImpactIQError(
@@ -351,7 +352,10 @@ class UpliftModel(BaseEstimator):
                 "cv": _CV,
                 "n_jobs": self.n_jobs,
                 "random_state": seed,
-                **forest_params(n_rows, self.n_arms_),
+                # Each arm's forest is grown on every row's doubly robust score for that arm, so
+                # its leaves estimate one effect: sized as for one arm.
+                **forest_params(n_rows),
+                **arms,
             }
         else:
             arm_model = self._outcome_model("probability" if self.binary_outcome else "regressor")
@@ -427,6 +431,10 @@ class UpliftModel(BaseEstimator):
         forest = linear = None
         if self.estimator == "causal_forest":
             forest = ForestPredictor.from_forest(est.model_cate.estimators_[0])
+        elif self.estimator == "dr" and self.n_arms_ > 1:
+            forest = ArmForests(
+                ForestPredictor.from_forest(est.model_cate(T=arm)) for arm in range(1, self.n_arms_ + 1)
+            )
         elif self.estimator == "dr":
             forest = ForestPredictor.from_forest(est.model_cate(T=1))
         if self.estimator == "linear_dml":

@@ -251,3 +251,53 @@ class ForestPredictor:
         numerator = np.exp(-(z**2) / 2) / np.sqrt(2.0 * np.pi)
         denominator = 0.5 * _erfc(-z / np.sqrt(2.0)).astype(np.float64)
         return naive + se * numerator / denominator
+
+
+class ArmForests:
+    """One forest per treated arm, answering as one forest with an output per arm.
+
+    The forest DR learner fits each arm's effect on its own doubly robust scores, so a multi-arm
+    model has one `ForestPredictor` per arm (EconML's `model_cate(T=arm)`). `predict` stacks
+    them; a projector's variance (one arm's effect minus another's) is the sum of the two
+    arms' variances weighted by the projector's squares. The two forests share the control
+    arm's scores, so their errors are positively correlated and the sum overstates the
+    variance of the difference: the interval is conservative, never too narrow.
+    """
+
+    def __init__(self, forests):
+        self.forests_ = tuple(forests)
+        if not self.forests_ or any(f.n_relevant_outputs_ != 1 for f in self.forests_):
+            raise ImpactIQError("Each arm's forest must estimate one effect; retrain the model.")
+        if len({f.n_features_ for f in self.forests_}) != 1:
+            raise ImpactIQError("The arms' forests do not read the same features; retrain the model.")
+        self.n_features_ = self.forests_[0].n_features_
+        self.n_relevant_outputs_ = len(self.forests_)
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_arms: int) -> ArmForests:
+        """The forests saved by `arrays`: arm k's arrays are named `<k>.<array>`."""
+        return cls(
+            ForestPredictor.from_arrays({name: arrays[f"{k}.{name}"] for name in ARRAY_NAMES})
+            for k in range(1, n_arms + 1)
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            f"{k}.{name}": value
+            for k, forest in enumerate(self.forests_, start=1)
+            for name, value in forest.arrays().items()
+        }
+
+    def predict(
+        self, X: np.ndarray, *, var: bool = True, n_threads: int = 1, projector: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """As `ForestPredictor.predict`, with one relevant output per arm."""
+        results = [forest.predict(X, var=var, n_threads=n_threads) for forest in self.forests_]
+        theta = np.column_stack([point[:, 0] for point, _ in results])
+        variance = np.column_stack([spread[:, 0] for _, spread in results]) if var else None
+        if projector is None:
+            return theta, variance
+        point = np.einsum("ij,ij->i", theta, projector)[:, None]
+        if not var:
+            return point, None
+        return point, np.einsum("ij,ij->i", variance, projector**2)[:, None]

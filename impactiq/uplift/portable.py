@@ -33,7 +33,7 @@ import numpy as np
 from impactiq.errors import ImpactIQError
 from impactiq.uplift.boosters import TextBooster
 from impactiq.uplift.encoding import FeatureEncoder
-from impactiq.uplift.forest import ARRAY_NAMES, CHUNK_ROWS, ForestPredictor
+from impactiq.uplift.forest import ARRAY_NAMES, CHUNK_ROWS, ArmForests, ForestPredictor
 
 JSON_FILE = "model.json"
 ARRAYS_FILE = "model.npz"
@@ -41,7 +41,7 @@ FORMAT = 1
 ESTIMATORS = ("causal_forest", "linear_dml", "dr", "t_learner", "x_learner", "s_learner")
 _FORESTS = ("causal_forest", "dr")
 # Estimators that fit several treated arms; the others fit one (see `UpliftModel.fit`).
-MULTI_ARM_ESTIMATORS = ("causal_forest", "t_learner", "s_learner")
+MULTI_ARM_ESTIMATORS = ("causal_forest", "dr", "t_learner", "s_learner")
 MAX_ARMS = 8
 _META = ("t_learner", "x_learner", "s_learner")
 # Boosters of one effect estimate: T (control, treated arm), X (effect on control, on treated), S.
@@ -63,7 +63,7 @@ class PortableModel:
     `effect(X)`, `effect_interval(X, alpha)`, `effect_with_interval(X, alpha)` and
     `predict_outcomes(X)` take a feature table (raw columns; encoded here) and give exactly
     what `UpliftModel` gives for a two-arm experiment. A multi-arm model (`n_arms` > 1:
-    causal forest, T- and S-learner) answers `effect_by_arm`, `effect_by_arm_with_interval`
+    causal forest, forest DR learner, T- and S-learner) answers `effect_by_arm`, `effect_by_arm_with_interval`
     and `predict_arm_outcomes` instead, one column per arm. Build one with `UpliftModel`
     (fitting exports it) or `load`.
     """
@@ -78,7 +78,7 @@ class PortableModel:
         interval_method: str,
         encoder: FeatureEncoder,
         boosters: dict[str, list[TextBooster]],
-        forest: ForestPredictor | None = None,
+        forest: ForestPredictor | ArmForests | None = None,
         linear: tuple[np.ndarray, np.ndarray] | None = None,
         arm_shares: tuple[float, ...] | None = None,
         n_jobs: int = -1,
@@ -123,7 +123,7 @@ class PortableModel:
         lacking = sorted(needed - set(self.boosters_))
         if lacking:
             raise ImpactIQError(f"The saved model lacks its {', '.join(lacking)} models; retrain it.")
-        extra = {"outcome_by_arm": 1, "overall": k + 1}
+        extra = {"outcome_by_arm": k, "overall": k + 1}
         for role, boosters in self.boosters_.items():
             width = (
                 n_out
@@ -350,13 +350,11 @@ class PortableModel:
         if self.estimator in ("causal_forest", "linear_dml"):
             return np.mean([b.predict(features) for b in self.boosters_["outcome"]], axis=0)
         if self.estimator == "dr":
+            # EconML's regression reads the features and the treatment one-hot without control.
             folds = self.boosters_["outcome_by_arm"]
             arms = [
-                np.mean(
-                    [b.predict(np.column_stack([features, np.full(len(features), arm)])) for b in folds],
-                    axis=0,
-                )
-                for arm in (0.0, 1.0)
+                np.mean([b.predict(_with_treated_columns(features, arm, self.n_arms)) for b in folds], axis=0)
+                for arm in range(self.n_arms + 1)
             ]
         elif self.estimator == "s_learner":
             (overall,) = self.boosters_["overall"]
@@ -433,7 +431,17 @@ class PortableModel:
             }
             floor = structure["outcome_floor"]
             forest = linear = None
-            if structure["estimator"] in _FORESTS:
+            n_arms = len(structure["arm_shares"]) - 1
+            if structure["estimator"] == "dr" and n_arms > 1:
+                forest = ArmForests.from_arrays(
+                    {
+                        name[len("forest.") :]: value
+                        for name, value in arrays.items()
+                        if name.startswith("forest.")
+                    },
+                    n_arms,
+                )
+            elif structure["estimator"] in _FORESTS:
                 forest = ForestPredictor.from_arrays({name: arrays[f"forest.{name}"] for name in ARRAY_NAMES})
             if structure["estimator"] == "linear_dml":
                 linear = (
@@ -508,6 +516,15 @@ def normal_quantile(alpha: float) -> float:
 
 def _with_intercept(features: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(features)), features])
+
+
+def _with_treated_columns(features: np.ndarray, arm: int, n_arms: int) -> np.ndarray:
+    """The DR learner's regression input: features, then the treated arms' one-hot columns
+    (control is all zeros; one column, the treatment itself, for a two-arm experiment)."""
+    onehot = np.zeros((len(features), n_arms))
+    if arm:
+        onehot[:, arm - 1] = 1.0
+    return np.column_stack([features, onehot])
 
 
 def _with_arm_columns(features: np.ndarray, arm: int, n_arms: int) -> np.ndarray:

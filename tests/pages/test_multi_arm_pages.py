@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from impactiq.data.demo import load_demo
 from impactiq.evaluation.training import train_model
 from impactiq.present.text import plain
+from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS
 from impactiq.uplift.store import list_models, save_model
 from pages import common
 
@@ -66,6 +67,9 @@ def test_the_train_page_judges_every_arm_and_saves_one_model(open_page, models_d
     at.session_state[common.SUMMARY] = None
     at.session_state[common.DATA_SOURCE] = "test"
     at.run()
+    assert _labelled(at.selectbox, "Estimator").options == [
+        ESTIMATOR_DESCRIPTIONS[e] for e in ("causal_forest", "dr", "t_learner", "s_learner")
+    ]
     _labelled(at.number_input, "Bootstrap replicates for metric intervals").set_value(50)
     _labelled(at.button, "Train").click().run()
     assert not at.exception and not at.error
