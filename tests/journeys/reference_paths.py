@@ -42,3 +42,17 @@ def grouped(rows) -> pd.DataFrame:
         {"path": p, "conv": False, "n": n} for p, _, n in rows if n
     ]
     return pd.DataFrame(records)
+
+
+def reference_model(rows):
+    """marketing-attribution-models' MAM on the same journeys (the reference of Markov and Shapley)."""
+    from mam import MAM
+
+    return MAM(
+        df=grouped(rows),
+        format_type="grouped_journey",
+        channels_colname="path",
+        journey_with_conv_colname="conv",
+        occurrences_colname="n",
+        path_separator=">",
+    )

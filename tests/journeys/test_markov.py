@@ -5,23 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from mam import MAM
 
 from impactiq.errors import ImpactIQError
 from impactiq.journeys.markov import markov_attribution
 from impactiq.journeys.paths import build_journeys
-from tests.journeys.reference_paths import CASES, as_logs, grouped
+from tests.journeys.reference_paths import CASES, as_logs, reference_model
 
 
 def _reference_removal_effects(rows, loops: bool) -> dict:
-    model = MAM(
-        df=grouped(rows),
-        format_type="grouped_journey",
-        channels_colname="path",
-        journey_with_conv_colname="conv",
-        occurrences_colname="n",
-        path_separator=">",
-    )
+    model = reference_model(rows)
     result = model.run_markov(transition_to_same_state=loops)
     return result.metadata["removal_effect"]["removal_effect"].to_dict()
 

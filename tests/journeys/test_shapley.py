@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mam import MAM
 
 from impactiq.errors import ImpactIQError
 from impactiq.journeys import shapley
 from impactiq.journeys.paths import build_journeys
 from impactiq.journeys.shapley import shapley_attribution
-from tests.journeys.reference_paths import CASES, as_logs, grouped
+from tests.journeys.reference_paths import CASES, as_logs, reference_model
 
 
 def _reference(rows) -> dict:
-    model = MAM(
-        df=grouped(rows),
-        format_type="grouped_journey",
-        channels_colname="path",
-        journey_with_conv_colname="conv",
-        occurrences_colname="n",
-        path_separator=">",
-    )
+    model = reference_model(rows)
     # A set size above every journey's, so that the reference truncates no journey's channels.
     return dict(model.run_shapley(max_size=12, value_column="conv_rate").to_polars().iter_rows())
 
