@@ -6,6 +6,7 @@ Keys live here, and only here, so that pages never disagree on a string literal.
 from __future__ import annotations
 
 import os
+import uuid
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -35,6 +36,10 @@ ARM_WIDGET = "model_arm_widget"
 # The last training result shown on the Train page, the name it is saved under, and a
 # replace or delete waiting for the user's confirmation.
 TRAINED = "trained"
+# Which data set the last trained model belongs to: `use_experiment` gives every data set a new
+# token, and training records the token of the data it saw.
+DATA_TOKEN = "data_token"
+TRAINED_DATA_TOKEN = "trained_data_token"
 SAVE_NAME = "save_name"
 PENDING_REPLACE = "pending_replace"
 PENDING_DELETE = "pending_delete"
@@ -108,6 +113,7 @@ def use_experiment(experiment: Experiment, summary: Summary | None, source: str)
     st.session_state[EXPERIMENT] = experiment
     st.session_state[SUMMARY] = summary if summary is not None else summarise(experiment)
     st.session_state[DATA_SOURCE] = source
+    st.session_state[DATA_TOKEN] = uuid.uuid4().hex
 
 
 def use_demo(name: str, *, n_rows: int = DEFAULT_ROWS, arm: str = "any") -> None:

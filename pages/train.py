@@ -82,6 +82,7 @@ def _train_form() -> None:
             label=f"Trained in {time.perf_counter() - started:.1f} s", state="complete", expanded=False
         )
     st.session_state[common.TRAINED] = trained
+    st.session_state[common.TRAINED_DATA_TOKEN] = st.session_state.get(common.DATA_TOKEN)
     st.session_state[common.SAVE_NAME] = default_model_name(trained)
     st.session_state.pop(common.PENDING_REPLACE, None)
 
@@ -215,11 +216,25 @@ def _confirm_delete(name: str) -> None:
         st.rerun()
 
 
+def _last_trained() -> None:
+    """The model trained last in this session, as current only if it was trained on the current data."""
+    trained = st.session_state[common.TRAINED]
+    title = f"{trained.estimator} on {plain(trained.outcome)}: holdout of {len(trained.holdout):,} users"
+    if st.session_state.get(common.TRAINED_DATA_TOKEN) == st.session_state.get(common.DATA_TOKEN):
+        _evidence(trained, title)
+        _save(trained)
+        return
+    st.warning(
+        f"The last model was trained on another data set ({plain(trained.data.get('name', 'unknown'))}), not on "
+        f"the current one ({plain(common.current_experiment().name)}). Train again for the current data, or "
+        "open the earlier model below to save it."
+    )
+    with st.expander(f"Earlier model, trained on {plain(trained.data.get('name', 'another data set'))}"):
+        _evidence(trained, title)
+        _save(trained)
+
+
 _train_form()
 if common.TRAINED in st.session_state:
-    trained = st.session_state[common.TRAINED]
-    _evidence(
-        trained, f"{trained.estimator} on {plain(trained.outcome)}: holdout of {len(trained.holdout):,} users"
-    )
-    _save(trained)
+    _last_trained()
 _saved_models()

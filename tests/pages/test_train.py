@@ -147,3 +147,22 @@ def test_broken_models_are_listed_apart_with_the_reason(train_page, saved_model_
         assert not broken.exists()
     finally:
         shutil.rmtree(broken, ignore_errors=True)
+
+
+def test_a_model_trained_on_other_data_is_not_shown_as_current(train_page):
+    """Seen: after loading another data set, Train still showed the previous model's result as current."""
+    at = train_page
+    _labelled(at.number_input, ROWS).set_value(3_000)
+    _labelled(at.number_input, REPLICATES).set_value(50)
+    _button(at, "Train").click().run()
+    assert any("causal_forest on visit" in s.value for s in at.subheader)
+    at.switch_page("pages/data.py").run()
+    at.tabs[1].selectbox[0].set_value("hillstrom").run()
+    _button(at, "Load demo data").click().run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert any("trained on another data set" in w.value for w in at.warning)
+    earlier = next(e for e in at.expander if e.label.startswith("Earlier model, trained on"))
+    inside = [s.value for s in earlier.subheader if "causal_forest on visit" in s.value]
+    # The result is shown only inside the folded "earlier model", never as the page's current result.
+    assert inside and [s.value for s in at.subheader if "causal_forest on visit" in s.value] == inside
