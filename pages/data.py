@@ -180,7 +180,7 @@ def _show_summary() -> None:
             lower="mean_lower",
             upper="mean_upper",
             title=f"{outcome} by arm (95% CI)",
-            percent=experiment.schema.is_binary(outcome),
+            unit="rate" if experiment.schema.is_binary(outcome) else "level",
         ),
         width="stretch",
     )

@@ -167,7 +167,7 @@ def _what_if(name: str, model, profile: dict, binary: bool) -> None:
             lower="uplift_lower",
             upper="uplift_upper",
             title=f"Uplift for each {shorten(feature)} (95% CI); this user: {shorten(profile[feature])}",
-            percent=binary,
+            unit=charts.effect_unit(binary),
         )
     else:
         chart = charts.sweep_chart(sweep, feature, profile[feature], percent=binary)

@@ -101,7 +101,12 @@ def _results(model, title: str) -> None:
     left, right = st.columns(2)
     left.altair_chart(charts.decile_chart(model.deciles, percent=binary), width="stretch")
     right.altair_chart(
-        charts.histogram_chart(holdout["uplift"], title="Predicted uplift on the holdout", x_title="uplift"),
+        charts.histogram_chart(
+            holdout["uplift"],
+            title="Predicted uplift on the holdout",
+            x_title="uplift",
+            unit=charts.effect_unit(binary),
+        ),
         width="stretch",
     )
 

@@ -21,6 +21,24 @@ PERFECT_COLOR = "#16a34a"
 PREDICTED_COLOR = "#ea580c"
 
 
+# How a chart draws a number, as the tables write it (`present.formatting`): an effect on a rate in
+# percentage points, a rate in percent, anything else in the outcome's own units. Values are
+# scaled here and the unit named in the axis title; Vega-Lite picks tick labels, so neighbouring
+# ticks never repeat ("0.3%, 0.3%"), as a fixed format did on narrow ranges.
+CHART_UNITS = {"pp": (100.0, " (pp)"), "rate": (100.0, " (%)"), "level": (1.0, "")}
+
+
+def _in_unit(data: pd.DataFrame, columns, unit: str) -> tuple[pd.DataFrame, str]:
+    """`data` with `columns` scaled to `unit` (see CHART_UNITS), and the axis title's suffix."""
+    factor, suffix = CHART_UNITS[unit]
+    return data.assign(**{c: data[c] * factor for c in columns}), suffix
+
+
+def effect_unit(percent: bool) -> str:
+    """The chart unit of an effect: percentage points on a 0/1 outcome, else the outcome's own."""
+    return "pp" if percent else "level"
+
+
 def thin_curve(x: np.ndarray, y: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """At most `points` points of a curve, evenly spaced along x, always keeping both ends."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -33,20 +51,28 @@ def thin_curve(x: np.ndarray, y: np.ndarray, points: int = CURVE_POINTS) -> tupl
 def gain_curve_chart(
     curves: dict[str, tuple[np.ndarray, np.ndarray]], *, title: str, y_title: str
 ) -> alt.Chart:
-    """Cumulative gain curves (model, random, perfect) on a share-of-users axis."""
+    """Cumulative gain curves (model, random, perfect) on a share-of-users axis.
+
+    The vertical scale is set by the model's and random targeting's curves: the perfect curve
+    (every responder first) is often ten times higher and would flatten the model's into the
+    axis. It is drawn up to the top of the chart and clipped there; its tooltip keeps its value.
+    """
     frames = []
     for label, (x, y) in curves.items():
         x, y = thin_curve(x, y)
         share = x / x[-1] if x[-1] else x
         frames.append(pd.DataFrame({"share targeted": share, y_title: y, "curve": label}))
     data = pd.concat(frames, ignore_index=True)
+    shown = data.loc[data["curve"] != "perfect", y_title]
+    low, high = float(min(shown.min(), 0.0)), float(shown.max())
+    pad = 0.1 * (high - low) if high > low else 1.0
     colors = alt.Scale(domain=list(curves), range=[MODEL_COLOR, RANDOM_COLOR, PERFECT_COLOR][: len(curves)])
     return (
         alt.Chart(data, title=title)
-        .mark_line()
+        .mark_line(clip=True)
         .encode(
             x=alt.X("share targeted:Q", axis=alt.Axis(format="%")),
-            y=alt.Y(f"{y_title}:Q"),
+            y=alt.Y(f"{y_title}:Q", scale=alt.Scale(domain=[low - (pad if low < 0 else 0.0), high + pad])),
             color=alt.Color("curve:N", scale=colors, legend=alt.Legend(orient="bottom")),
             strokeDash=alt.condition(alt.datum.curve == "random", alt.value([4, 4]), alt.value([0])),
             tooltip=[
@@ -66,18 +92,21 @@ def estimate_with_interval_chart(
     lower: str,
     upper: str,
     title: str,
-    percent: bool = True,
+    unit: str = "pp",
 ) -> alt.Chart:
-    """Point estimates with 95% interval bars, one per category (arms, deciles, segments)."""
-    axis = alt.Axis(format=".1%" if percent else ",.3f", title=estimate)
+    """Point estimates with 95% interval bars, one per category (arms, deciles, segments).
+
+    `unit` is a CHART_UNITS key: "pp" for effects on a rate, "rate" for rates, "level" else."""
+    data, suffix = _in_unit(data, [estimate, lower, upper], unit)
+    axis = alt.Axis(title=f"{estimate}{suffix}")
     base = alt.Chart(data, title=title).encode(x=alt.X(f"{category}:N", sort=None, title=category))
     points = base.mark_point(filled=True, size=70, color=MODEL_COLOR).encode(
         y=alt.Y(f"{estimate}:Q", axis=axis),
         tooltip=[
             f"{category}:N",
-            alt.Tooltip(f"{estimate}:Q", format=".3%" if percent else ",.4f"),
-            alt.Tooltip(f"{lower}:Q", format=".3%" if percent else ",.4f"),
-            alt.Tooltip(f"{upper}:Q", format=".3%" if percent else ",.4f"),
+            alt.Tooltip(f"{estimate}:Q", format=",.3f"),
+            alt.Tooltip(f"{lower}:Q", format=",.3f"),
+            alt.Tooltip(f"{upper}:Q", format=",.3f"),
         ],
     )
     bars = base.mark_rule(color=MODEL_COLOR).encode(y=f"{lower}:Q", y2=f"{upper}:Q")
@@ -114,19 +143,26 @@ def balance_chart(balance: pd.DataFrame, *, threshold: float = 0.1) -> alt.Chart
     return bars + limits
 
 
-def histogram_chart(values: np.ndarray, *, title: str, x_title: str, bins: int = 60) -> alt.Chart:
-    """A histogram computed here (not in the browser) so a million values cost a few bytes."""
+def histogram_chart(
+    values: np.ndarray, *, title: str, x_title: str, unit: str = "level", bins: int = 60
+) -> alt.Chart:
+    """A histogram computed here (not in the browser) so a million values cost a few bytes.
+
+    `unit` is a CHART_UNITS key: predicted uplift on a 0/1 outcome is drawn in percentage
+    points, on an amount (spend) in its own units."""
     values = np.asarray(values, dtype=float)
     counts, edges = np.histogram(values[np.isfinite(values)], bins=bins)
-    data = pd.DataFrame({"start": edges[:-1], "end": edges[1:], "users": counts})
+    data, suffix = _in_unit(
+        pd.DataFrame({"start": edges[:-1], "end": edges[1:], "users": counts}), ["start", "end"], unit
+    )
     return (
         alt.Chart(data, title=title)
         .mark_bar(color=MODEL_COLOR)
         .encode(
-            x=alt.X("start:Q", bin="binned", title=x_title, axis=alt.Axis(format="%")),
+            x=alt.X("start:Q", bin="binned", title=f"{x_title}{suffix}"),
             x2="end:Q",
             y=alt.Y("users:Q"),
-            tooltip=[alt.Tooltip("start:Q", format=".3%"), alt.Tooltip("end:Q", format=".3%"), "users:Q"],
+            tooltip=[alt.Tooltip("start:Q", format=",.3f"), alt.Tooltip("end:Q", format=",.3f"), "users:Q"],
         )
     )
 
@@ -158,6 +194,7 @@ def observed_vs_predicted_chart(
     `table` has columns `uplift`, `uplift_lower`, `uplift_upper` (observed) and
     `predicted_uplift`; a prediction outside the observed interval is visible at a glance.
     """
+    unit = effect_unit(percent)
     observed = estimate_with_interval_chart(
         table,
         category=category,
@@ -165,15 +202,15 @@ def observed_vs_predicted_chart(
         lower="uplift_lower",
         upper="uplift_upper",
         title=title,
-        percent=percent,
+        unit=unit,
     )
     predicted = (
-        alt.Chart(table)
+        alt.Chart(_in_unit(table, ["predicted_uplift"], unit)[0])
         .mark_tick(color=PREDICTED_COLOR, thickness=3, size=24)
         .encode(
             x=alt.X(f"{category}:N", sort=None),
             y="predicted_uplift:Q",
-            tooltip=[f"{category}:N", alt.Tooltip("predicted_uplift:Q", format=".4f")],
+            tooltip=[f"{category}:N", alt.Tooltip("predicted_uplift:Q", format=",.3f")],
         )
     )
     return observed + predicted
@@ -234,13 +271,22 @@ def targeting_curves_chart(curves: pd.DataFrame, *, strategies, share: float) ->
 def sweep_chart(sweep: pd.DataFrame, feature: str, current: float, *, percent: bool) -> alt.Chart:
     """A numeric sweep's uplift curve with its 95% band, the profile's current value marked."""
     feature = shorten(feature)  # a name from the training data: any length
-    axis = alt.Axis(format=".2%" if percent else ",.3f", title="uplift (95% CI)")
+    sweep, suffix = _in_unit(sweep, ["uplift", "uplift_lower", "uplift_upper"], effect_unit(percent))
+    axis = alt.Axis(title=f"uplift{suffix} (95% CI)")
     base = alt.Chart(sweep, title=f"Uplift as {feature} changes, the rest of the profile fixed").encode(
         x=alt.X("value:Q", title=feature)
     )
-    band = base.mark_area(opacity=0.2, color=MODEL_COLOR).encode(y=alt.Y("lower:Q", axis=axis), y2="upper:Q")
+    band = base.mark_area(opacity=0.2, color=MODEL_COLOR).encode(
+        y=alt.Y("uplift_lower:Q", axis=axis), y2="uplift_upper:Q"
+    )
     line = base.mark_line(color=MODEL_COLOR).encode(
-        y="uplift:Q", tooltip=["value:Q", "uplift:Q", "lower:Q", "upper:Q"]
+        y="uplift:Q",
+        tooltip=[
+            "value:Q",
+            alt.Tooltip("uplift:Q", format=",.3f"),
+            alt.Tooltip("uplift_lower:Q", format=",.3f", title="lower"),
+            alt.Tooltip("uplift_upper:Q", format=",.3f", title="upper"),
+        ],
     )
     now = alt.Chart(pd.DataFrame({"value": [current]})).mark_rule(color="#ea580c", strokeDash=[4, 4])
     return (
@@ -256,11 +302,12 @@ def sweep_chart(sweep: pd.DataFrame, feature: str, current: float, *, percent: b
 def contribution_chart(table: pd.DataFrame, *, percent: bool) -> alt.Chart:
     """Bars of the non-zero contributions of an `explain_uplift` table, largest first."""
     shown = table[table["contribution"] != 0].astype({"value": str, "baseline": str})
+    shown, suffix = _in_unit(shown, ["contribution"], effect_unit(percent))
     return (
         alt.Chart(shown, title="What moves this user's uplift away from the typical user's")
         .mark_bar(color=MODEL_COLOR)
         .encode(
-            x=alt.X("contribution:Q", axis=alt.Axis(format=".2%" if percent else ",.3f")),
+            x=alt.X("contribution:Q", title=f"contribution{suffix}"),
             y=alt.Y("feature:N", sort=None, title=None),
             tooltip=["feature:N", "value:N", "baseline:N", alt.Tooltip("contribution:Q", format=".4f")],
         )

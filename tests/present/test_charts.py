@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from impactiq.present import charts
 
@@ -49,7 +50,7 @@ def test_interval_bars_run_from_the_lower_to_the_upper_bound():
         {"arm": ["treated", "control"], "mean": [0.05, 0.04], "lo": [0.04, 0.03], "hi": [0.06, 0.05]}
     )
     spec = charts.estimate_with_interval_chart(
-        rates, category="arm", estimate="mean", lower="lo", upper="hi", title="t"
+        rates, category="arm", estimate="mean", lower="lo", upper="hi", title="t", unit="level"
     ).to_dict()
     bars = next(
         layer for layer in spec["layer"] if layer["mark"]["type"] == "rule" and "y2" in layer["encoding"]
@@ -93,3 +94,59 @@ def test_the_channel_heat_map_colours_uplift_around_zero_and_shows_the_interval_
     assert [row["users"] for row in data] == [190, 190, 180, 180]
     color = spec["layer"][0]["encoding"]["color"]
     assert color["scale"]["domain"] == [-3.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("unit", "scaled", "suffix"), [("pp", 2.0, " (pp)"), ("rate", 2.0, " (%)"), ("level", 0.02, "")]
+)
+def test_charts_draw_numbers_in_the_tables_units(unit, scaled, suffix):
+    """Seen: percentage points in tables, percent on chart axes; repeated tick labels from a fixed format."""
+    effects = pd.DataFrame({"arm": ["a"], "uplift": [0.02], "lo": [0.01], "hi": [0.03]})
+    spec = charts.estimate_with_interval_chart(
+        effects, category="arm", estimate="uplift", lower="lo", upper="hi", title="t", unit=unit
+    ).to_dict()
+    shown = next(v for v in spec["datasets"].values() if "lo" in v[0])
+    assert shown[0]["uplift"] == pytest.approx(scaled)
+    points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
+    assert points["encoding"]["y"]["axis"] == {"title": f"uplift{suffix}"}  # no fixed tick format
+
+
+@pytest.mark.parametrize(("unit", "title"), [("pp", "uplift (pp)"), ("level", "uplift")])
+def test_the_uplift_histogram_of_an_amount_is_in_its_own_units(unit, title):
+    """Seen: a spend model's histogram read -100% to 300% for a dollar outcome."""
+    spec = charts.histogram_chart(
+        np.array([-1.0, 0.5, 3.0]), title="h", x_title="uplift", unit=unit, bins=2
+    ).to_dict()
+    values = next(iter(spec["datasets"].values()))
+    assert spec["encoding"]["x"]["title"] == title and "format" not in spec["encoding"]["x"].get("axis", {})
+    assert values[0]["start"] == pytest.approx(-100.0 if unit == "pp" else -1.0)
+
+
+def test_the_sweep_band_is_drawn_from_the_sweeps_interval():
+    sweep = pd.DataFrame(
+        {
+            "value": [1.0, 2.0],
+            "uplift": [0.01, 0.02],
+            "uplift_lower": [0.0, 0.01],
+            "uplift_upper": [0.02, 0.03],
+        }
+    )
+    spec = charts.sweep_chart(sweep, "age", 1.5, percent=True).to_dict()
+    band = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "area")
+    assert (band["encoding"]["y"]["field"], band["encoding"]["y2"]["field"]) == (
+        "uplift_lower",
+        "uplift_upper",
+    )
+    data = next(v for v in spec["datasets"].values() if len(v) == 2)
+    assert [row["uplift_upper"] for row in data] == pytest.approx([2.0, 3.0])
+
+
+def test_the_perfect_curve_does_not_set_the_scale():
+    """Seen: on the Qini chart the perfect curve set the scale and the model's looked flat."""
+    x = np.linspace(0, 1000, 101)
+    chart = charts.gain_curve_chart(
+        {"model": (x, x / 50), "random": (x, x / 100), "perfect": (x, x)}, title="Qini", y_title="gain"
+    )
+    spec = chart.to_dict()
+    assert spec["encoding"]["y"]["scale"]["domain"] == pytest.approx([0.0, 22.0])
+    assert spec["mark"]["clip"] is True
