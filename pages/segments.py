@@ -103,7 +103,7 @@ def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float) 
         f"{plain(unit_labels(base.outcome, binary=binary)['things'])} (95% CI)."
     )
     st.dataframe(
-        plans.segments[["segment", "users", "traditional_contacts", "causal_contacts", "causal_channel"]],
+        segment_tables.channel_allocation_table(plans.segments),
         hide_index=True,
         width="stretch",
     )

@@ -56,8 +56,16 @@ def suggest_mapping(df: pd.DataFrame) -> MappingSuggestion:
 
 
 def treatment_values(df: pd.DataFrame, treatment: str) -> list:
-    """The distinct non-missing values of a treatment column, sorted for display."""
-    return sorted(df[treatment].dropna().unique().tolist(), key=str)
+    """The distinct non-missing values of a treatment column, sorted for display: numbers (or
+    text that reads as a number) as numbers, so 2 comes before 10, then any other text."""
+    return sorted(df[treatment].dropna().unique().tolist(), key=_display_order)
+
+
+def _display_order(value) -> tuple:
+    try:
+        return (0, float(value), "")
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
 
 
 def _treatment_column(df: pd.DataFrame, columns: list[str]) -> str | None:

@@ -83,7 +83,8 @@ def plans_table(report: SegmentReport) -> pd.DataFrame:
     words = unit_labels(report.outcome, binary=binary)
     quantities = (
         ("users contacted", "contacts", "count"),
-        ("spend", "spend", "money"),
+        # Not "spend": that is also the name of an outcome (Hillstrom's), and this is what the contacts cost.
+        ("cost of contacts", "spend", "money"),
         (f"credited {words['things']}", "credited", amount_unit(binary)),
         ("ROI as credited", "credited_roi", "change"),
         (f"incremental {words['things']}", "incremental", amount_unit(binary)),
@@ -98,6 +99,20 @@ def plans_table(report: SegmentReport) -> pd.DataFrame:
             for _, key, unit in quantities
         ]
     return pd.DataFrame(shown)
+
+
+def channel_allocation_table(segments: pd.DataFrame) -> pd.DataFrame:
+    """Contacts per segment under both channel plans (`channel_segments.compare_channel_plans`),
+    with readable headers."""
+    return pd.DataFrame(
+        {
+            "segment": segments["segment"],
+            "users": segments["users"],
+            "contacted, one mix for everyone": segments["traditional_contacts"],
+            "contacted, each segment its best channel": segments["causal_contacts"],
+            "its best channel": segments["causal_channel"],
+        }
+    )
 
 
 def allocation_table(report: SegmentReport) -> pd.DataFrame:

@@ -95,11 +95,19 @@ def effects_table(effects: pd.DataFrame) -> pd.DataFrame:
                 "effect [95% CI]": format_estimate(
                     row.effect, row.effect_lower, row.effect_upper, effect_unit(binary)
                 ),
-                "relative lift [95% CI]": format_estimate(row.lift, row.lift_lower, row.lift_upper, "change"),
+                "relative lift [95% CI]": _lift(row),
                 "p-value": f"{row.p_value:.2g}",
             }
         )
     return pd.DataFrame(rows)
+
+
+def _lift(row) -> str:
+    """The relative lift with its interval, or why there is none: a lift over a control mean of 0
+    is not a number, and a dash alone would not say so."""
+    if row.control == 0:
+        return f"{MISSING} (control is 0)"
+    return format_estimate(row.lift, row.lift_lower, row.lift_upper, "change")
 
 
 def arm_effects_table(arm_effects: pd.DataFrame) -> pd.DataFrame:

@@ -48,3 +48,12 @@ def test_no_plausible_treatment_column():
 def test_treatment_values_are_sorted_and_skip_missing():
     frame = pd.DataFrame({"segment": ["b", None, "a", "b"]})
     assert treatment_values(frame, "segment") == ["a", "b"]
+
+
+@pytest.mark.parametrize("values", [[1, 10, 11, 2, 0], ["1", "10", "11", "2", "0"]])
+def test_numbered_treatment_values_sort_as_numbers(values):
+    """Seen: treatment values sorted as text (1, 10, 11, 2)."""
+    frame = pd.DataFrame({"group": values})
+    assert [str(v) for v in treatment_values(frame, "group")] == ["0", "1", "2", "10", "11"]
+    mixed = pd.DataFrame({"group": ["control", "2", "10"]})
+    assert treatment_values(mixed, "group") == ["2", "10", "control"]

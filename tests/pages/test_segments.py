@@ -73,6 +73,9 @@ def test_split_screen_shows_both_attributions_side_by_side(app):
     assert any("causal allocation gains" in s.value for s in [*app.success, *app.info])
     assert len(app.get("download_button")) == 1
     assert not app.error
+    # Seen: the row 'spend' (the cost of contacts) clashed with the outcome named spend.
+    plan = next(d.value for d in app.dataframe if "estimate [95% CI]" in d.value.columns)
+    assert "cost of contacts" in plan.index and "spend" not in plan.index
 
 
 @pytest.mark.parametrize(

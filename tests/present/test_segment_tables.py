@@ -48,3 +48,6 @@ def test_channel_tables_read_every_segment_channel_and_plan_with_intervals():
     shown = segment_tables.channel_plans_table(plans)
     assert list(shown.columns) == ["traditional", "causal", "causal - traditional"]
     assert shown.loc["incremental conversions [95% CI]"].str.count(r"\[").eq(1).all()
+    # Seen: raw headers such as `traditional_contacts`.
+    allocation = segment_tables.channel_allocation_table(plans.segments)
+    assert not any("_" in column for column in allocation.columns)

@@ -78,6 +78,11 @@ def test_effects_table_writes_rates_in_percent_and_effects_in_points():
     assert table.loc["visit", "effect [95% CI]"] == "+6.06 pp [+5.51 pp, +6.61 pp]"
     assert table.loc["spend", "effect [95% CI]"] == "+0.770 [+0.541, +0.999]"
     assert table.loc["spend", "relative lift [95% CI]"] == "+117.9% [+70.0%, +180.0%]"
+    # Seen: '+nan%' relative lift when a control rate is 0. Missing, and saying why.
+    zero = effects.iloc[[0]].assign(
+        control=0.0, lift=float("nan"), lift_lower=float("nan"), lift_upper=float("nan")
+    )
+    assert effects_table(zero).loc[0, "relative lift [95% CI]"] == "– (control is 0)"
 
 
 def test_truth_table_says_whether_the_interval_covers_the_truth():
