@@ -36,7 +36,9 @@ st.caption(
 def _upload() -> None:
     """Read a new upload; a Criteo-layout file is used at once, anything else waits for a mapping."""
     uploaded = st.file_uploader(
-        "Upload an experiment (CSV, CSV.gz or Parquet, up to 1 GB)", type=["csv", "gz", "parquet", "pq"]
+        # Any file is accepted here and the reader says what it cannot read: a type filter would
+        # only mark a wrong file with a red chip and no words.
+        "Upload an experiment (CSV, CSV.gz or Parquet, up to 1 GB)"
     )
     if uploaded is None or uploaded.file_id == st.session_state.get(common.PROCESSED_UPLOAD):
         return

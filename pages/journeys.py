@@ -22,7 +22,6 @@ from pages import common
 
 common.use_app_navigation()
 
-FILE_TYPES = ["csv", "gz", "parquet", "pq"]
 # Role -> (label, required)
 FILES = {
     "touchpoints": ("Touchpoints: time, channel, and a customer id, phone or e-mail", True),
@@ -55,7 +54,7 @@ def _read_uploads() -> None:
         optional_slots = {role: st.container() for role, (_, needed) in FILES.items() if not needed}
     for role, (label, needed) in FILES.items():
         where = required if needed else optional_slots[role]
-        uploaded = where.file_uploader(label, type=FILE_TYPES, key=f"journey_upload_{role}")
+        uploaded = where.file_uploader(label, key=f"journey_upload_{role}")
         if uploaded is None:
             tables.pop(role, None)
             continue

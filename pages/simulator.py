@@ -189,7 +189,7 @@ def _why(model, profile: dict, binary: bool) -> None:
 
 def _batch(scope: str, model, thresholds: persuadability.Thresholds) -> None:
     """Score an uploaded file of profiles and offer it back with uplift, interval and class."""
-    uploaded = st.file_uploader("Profiles (CSV, CSV.gz or Parquet)", type=["csv", "gz", "parquet", "pq"])
+    uploaded = st.file_uploader("Profiles (CSV, CSV.gz or Parquet)")
     if uploaded is None:
         return
     if st.session_state.get(BATCH, (None,))[0] != (uploaded.file_id, scope):

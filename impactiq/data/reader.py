@@ -56,7 +56,10 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-_SAVE_AS = "Save it as CSV (UTF-8) or Parquet and upload that."
+# The formats are recognised from the content, not the name, so the pages accept any file and
+# every refusal names what works (a browser's type filter only marks a wrong file, wordlessly).
+READABLE_TYPES = "CSV (comma, semicolon, tab or pipe separated; plain or gzip-compressed) and Parquet"
+_SAVE_AS = f"ImpactIQ reads {READABLE_TYPES}. Save it as CSV (UTF-8) or Parquet and upload that."
 # The key of `DataFrame.attrs` under which `read_table` leaves its warnings.
 READ_WARNINGS = "impactiq_read_warnings"
 # Text that is not UTF-8 is read in the first of these that decodes it. Windows-1252 is what

@@ -81,6 +81,32 @@ def test_a_bad_upload_shows_an_error_and_keeps_the_data(app):
     assert _subheaders(app) == before
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("book.xlsx", b"PK\x03\x04\x14\x00\x06\x00rest of a workbook"), ("notes.txt", b"\x00\x01binary\xff")],
+)
+def test_a_wrong_file_type_gets_words_naming_the_types_that_work(app, name, content):
+    """Seen: an .xlsx or .txt upload was only marked by a red chip with no words."""
+    before = _subheaders(app)
+    uploader = _labelled(app.file_uploader, UPLOAD)
+    assert uploader.proto.type == []  # any file reaches the reader, which says what it is
+    uploader.upload(name, content, "application/octet-stream")
+    app.run()
+    assert not app.exception
+    message = app.error[0].value
+    assert "CSV" in message and "Parquet" in message and plain(name) in message
+    assert _subheaders(app) == before
+
+
+def test_a_csv_named_txt_is_read(app):
+    buffer = io.StringIO()
+    make_criteo_like(2_000, seed=4).to_csv(buffer, index=False)
+    _labelled(app.file_uploader, UPLOAD).upload("export.txt", buffer.getvalue().encode(), "text/plain")
+    app.run()
+    assert not app.exception and not app.error
+    assert f"Current data set: {plain('export.txt')}" in _subheaders(app)
+
+
 def test_a_mapping_mistake_is_explained(app):
     _labelled(app.file_uploader, UPLOAD).upload(
         "ab.csv", b"group,bought,age\n" + b"A,1,30\nB,0,40\n" * 50, "text/csv"
