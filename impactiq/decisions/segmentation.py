@@ -227,10 +227,17 @@ def persuadability_segments(
     classes = classify(frame["uplift"], frame["uplift_upper"], frame["y0_pred"], thresholds)
     present = [c for c in CLASSES if (classes == c).any()]
     labels = pd.Series(pd.Categorical(classes, categories=present), index=frame.index, name="segment")
+    # In the units of every other table: points and percent for a 0/1 outcome, else its own.
+    binary = bool(np.isin(frame["y"].to_numpy(), (0.0, 1.0)).all()) if "y" in frame else False
+    effect, level = (
+        (lambda v: f"{100 * v:+.2f} pp", lambda v: f"{100 * v:.2f}%")
+        if binary
+        else (lambda v: f"{v:+,.3f}", lambda v: f"{v:,.3f}")
+    )
     method = (
         f"do-not-disturb: the uplift's 95% upper bound is below zero or the uplift is at most "
-        f"{-thresholds.harm:+.4g}; persuadable: uplift at least {thresholds.persuadable:+.4g}; sure thing: "
-        f"the rest with a predicted outcome without contact of at least {thresholds.baseline:.4g}; "
+        f"{effect(-thresholds.harm)}; persuadable: uplift at least {effect(thresholds.persuadable)}; sure "
+        f"thing: the rest with a predicted outcome without contact of at least {level(thresholds.baseline)}; "
         "lost cause: the rest (the Simulator's rule, thresholds from the model's predictions)"
     )
     return labels, method

@@ -62,7 +62,11 @@ def test_persuadability_segments_follow_the_class_rules():
         "lost cause",  # small uplift, unlikely either way
     ]
     assert list(labels.cat.categories) == ["persuadable", "sure thing", "lost cause", "do-not-disturb"]
-    assert "+0.02" in method
+    assert "+0.020" in method  # no outcome column: the outcome's own units
+    # Seen: thresholds as fractions ("0.01327") here and in pp on the Simulator. A 0/1 outcome
+    # states them in points and percent, as every table does.
+    _, in_points = segmentation.persuadability_segments(frame.assign(y=[0, 1, 0, 1, 0]), thresholds)
+    assert "at least +2.00 pp" in in_points and "at most -2.00 pp" in in_points and "30.00%" in in_points
 
 
 def test_persuadability_by_default_uses_the_holdout_thresholds(scored):
