@@ -186,7 +186,9 @@ def _show_summary() -> None:
         ),
         width="stretch",
     )
-    right.altair_chart(charts.balance_chart(summary.balance), width="stretch")
+    right.altair_chart(
+        charts.balance_chart(summary.balance, passed=summary.randomization.passed), width="stretch"
+    )
     check = summary.randomization
     # The verdict names imbalanced features, which come from the file.
     (st.success if check.passed else st.warning)(

@@ -118,9 +118,19 @@ def estimate_with_interval_chart(
     return zero + bars + points
 
 
-def balance_chart(balance: pd.DataFrame, *, threshold: float = 0.1) -> alt.Chart:
-    """Standardized mean differences per feature, with the ±threshold rule of thumb marked."""
-    data = balance.assign(flagged=balance["smd"].abs() > threshold)
+def balance_chart(balance: pd.DataFrame, *, passed: bool, threshold: float = 0.1) -> alt.Chart:
+    """Standardized mean differences per feature, with the ±threshold rule of thumb marked.
+
+    The colours agree with the randomization verdict (`passed`): a difference beyond the rule
+    of thumb is red only when the joint test finds imbalance. When it does not, such a bar is
+    amber, "large here, but within chance": with a few hundred rows an SMD above 0.1 is common
+    in a perfectly randomized experiment, and a red bar beside a green verdict says two things.
+    """
+    large = balance["smd"].abs() > threshold
+    status = np.where(
+        ~large, "within the rule of thumb", np.where(passed, "large, within chance", "imbalanced")
+    )
+    data = balance.assign(status=status)
     bars = (
         alt.Chart(data, title="Covariate balance (standardized mean difference, treated − control)")
         .mark_bar()
@@ -128,16 +138,19 @@ def balance_chart(balance: pd.DataFrame, *, threshold: float = 0.1) -> alt.Chart
             x=alt.X("smd:Q", title="SMD"),
             y=alt.Y("feature:N", sort=None, title=None),
             color=alt.Color(
-                "flagged:N",
-                scale=alt.Scale(domain=[False, True], range=[MODEL_COLOR, "#dc2626"]),
-                legend=None,
+                "status:N",
+                scale=alt.Scale(
+                    domain=["within the rule of thumb", "large, within chance", "imbalanced"],
+                    range=[MODEL_COLOR, "#d97706", "#dc2626"],
+                ),
+                legend=alt.Legend(orient="bottom", title=None),
             ),
-            tooltip=["feature:N", alt.Tooltip("smd:Q", format=".4f")],
+            tooltip=["feature:N", alt.Tooltip("smd:Q", format=".4f"), "status:N"],
         )
     )
     limits = (
         alt.Chart(pd.DataFrame({"limit": [-threshold, threshold]}))
-        .mark_rule(color="#dc2626", strokeDash=[4, 4])
+        .mark_rule(color=RANDOM_COLOR, strokeDash=[4, 4])
         .encode(x="limit:Q")
     )
     return bars + limits

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -222,3 +223,18 @@ def test_text_from_the_file_is_never_markdown(app):
     warned = [w.value for w in app.warning if "same value in every" in w.value]
     assert warned and plain(link) in warned[0] and link not in warned[0]
     assert f"uploaded file {plain('**bold**.csv')}" in [c.value for c in app.caption]
+
+
+def test_the_balance_chart_agrees_with_the_randomization_verdict(app):
+    """Seen: red balance bars beside a green "consistent with randomization" (small samples)."""
+    buffer = io.StringIO()
+    make_criteo_like(300, seed=5).to_csv(buffer, index=False)
+    _labelled(app.file_uploader, UPLOAD).upload("small.csv", buffer.getvalue().encode(), "text/csv")
+    app.run()
+    assert not app.exception
+    assert any(s.value.startswith("Randomization check") for s in app.success)
+    chart = next(c.proto for c in app.get("vega_lite_chart") if "Covariate balance" in c.proto.spec)
+    tables = [pa.ipc.open_stream(d.data.data).read_all() for d in chart.datasets]
+    status = {v for table in tables if "status" in table.column_names for v in table["status"].to_pylist()}
+    # 300 rows: some differences exceed 0.1 by chance, and the chart says so without alarm.
+    assert "large, within chance" in status and "imbalanced" not in status

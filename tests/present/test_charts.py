@@ -60,11 +60,13 @@ def test_interval_bars_run_from_the_lower_to_the_upper_bound():
     assert [(row["lo"], row["hi"]) for row in shown] == [(0.04, 0.06), (0.03, 0.05)]
 
 
-def test_balance_chart_flags_large_differences():
+@pytest.mark.parametrize(("passed", "large"), [(False, "imbalanced"), (True, "large, within chance")])
+def test_balance_chart_agrees_with_the_randomization_verdict(passed, large):
+    """Seen: red balance bars beside a green "consistent with randomization"."""
     balance = pd.DataFrame({"feature": ["a", "b"], "smd": [0.02, -0.3]})
-    spec = charts.balance_chart(balance).to_dict()
-    flagged = [row["flagged"] for row in next(iter(spec["datasets"].values())) if "flagged" in row]
-    assert flagged == [False, True]
+    spec = charts.balance_chart(balance, passed=passed).to_dict()
+    status = [row["status"] for row in next(iter(spec["datasets"].values())) if "status" in row]
+    assert status == ["within the rule of thumb", large]
 
 
 def test_sweep_chart_marks_the_current_value():
