@@ -10,8 +10,8 @@ from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import N_BOOT
 from impactiq.evaluation.training import train_model
 from impactiq.present import charts
-from impactiq.present.tables import broken_models_table, metrics_table, models_table
-from impactiq.present.text import plain
+from impactiq.present.tables import broken_models_table, metrics_table, models_table, quality_verdict
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS, MULTI_ARM_ESTIMATORS
 from impactiq.uplift.store import ModelExistsError, default_model_name, delete_model, list_models, save_model
@@ -92,6 +92,8 @@ def _results(model, title: str) -> None:
     holdout = model.holdout
     binary = model.schema.is_binary(model.outcome)
     st.subheader(title)
+    level, verdict = quality_verdict(model.metrics)
+    {"good": st.success, "bad": st.error}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
     st.dataframe(metrics_table(model.metrics, binary=binary), hide_index=True, width="stretch")
     qini, uplift = charts.evaluation_charts(holdout)
     left, right = st.columns(2)

@@ -46,6 +46,32 @@ def metrics_table(metrics: dict, *, binary: bool) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "estimate [95% CI]", "note"])
 
 
+def quality_verdict(metrics: dict) -> tuple[str, str]:
+    """What the holdout Qini says about the model's ranking, in words, from its 95% interval.
+
+    Returns (level, sentence), level "good" (the interval lies above zero), "none" (it includes
+    zero: no better than random on this holdout), "bad" (below zero) or "unknown" (no Qini)."""
+    qini = metrics.get("qini_auc_score") or {}
+    if "estimate" not in qini or not all(pd.notna(qini.get(k)) for k in ("lower", "upper")):
+        reason = qini.get("unavailable", "the holdout is too small")
+        return "unknown", f"The ranking could not be judged: no Qini interval ({reason})."
+    shown = format_estimate(qini["estimate"], qini["lower"], qini["upper"], "score")
+    if qini["lower"] > 0:
+        return "good", (
+            f"The model ranks users better than random: its holdout Qini {shown} lies above zero. Targeting "
+            "by its uplift finds more incremental outcomes than targeting at random."
+        )
+    if qini["upper"] < 0:
+        return "bad", (
+            f"The model ranks users worse than random: its holdout Qini {shown} lies below zero. Do not "
+            "target by it."
+        )
+    return "none", (
+        f"The model ranks users no better than random on this holdout: its Qini {shown} includes zero. Use the "
+        "average effect for decisions, or more data, before targeting by its predictions."
+    )
+
+
 def models_table(models: list[dict]) -> pd.DataFrame:
     """Usable saved models (`uplift.store.list_models`): what each was trained on, and its holdout Qini."""
     rows = []

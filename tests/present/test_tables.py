@@ -13,6 +13,7 @@ from impactiq.present.tables import (
     models_table,
     policies_table,
     policy_edge_sentence,
+    quality_verdict,
     recommendation_sentence,
     truth_table,
 )
@@ -219,3 +220,18 @@ def test_the_policy_edge_is_said_in_words(edge_lower, clear, words):
     said_clear, sentence = policy_edge_sentence(_policy_values(edge_lower))
     assert said_clear is clear and words in sentence
     assert "best single channel (everyone: email)" in sentence
+
+
+@pytest.mark.parametrize(
+    ("qini", "level", "words"),
+    [
+        ({"estimate": 0.0078, "lower": -0.0122, "upper": 0.0299}, "none", "no better than random"),
+        ({"estimate": 0.05, "lower": 0.02, "upper": 0.08}, "good", "better than random"),
+        ({"estimate": -0.05, "lower": -0.08, "upper": -0.01}, "bad", "worse than random"),
+        ({"unavailable": "one arm is empty"}, "unknown", "one arm is empty"),
+    ],
+)
+def test_model_quality_is_said_in_words_from_the_qini_interval(qini, level, words):
+    """Seen: Qini 0.0078 [-0.0122, 0.0299] and nothing said it ranks no better than random."""
+    said, sentence = quality_verdict({"qini_auc_score": qini})
+    assert said == level and words in sentence
