@@ -121,7 +121,9 @@ def _profile_b(name: str, model, profile: dict) -> dict:
     return {**profile, feature: _input(st, f"{plain(feature)} set to", spec, key)}
 
 
-def _show_score(title: str, row: pd.Series, binary: bool, cost: float, value: float) -> None:
+def _show_score(
+    title: str, row: pd.Series, binary: bool, cost: float, value: float, thresholds: persuadability.Thresholds
+) -> None:
     """One profile's uplift with its interval, expected outcomes, rank, class and decision."""
     st.markdown(f"**{title}**")
     effect = effect_unit(binary)
@@ -131,7 +133,14 @@ def _show_score(title: str, row: pd.Series, binary: bool, cost: float, value: fl
     left.metric("Outcome without treatment", format_estimate(row["y0_pred"], unit=level_unit(binary)))
     right.metric("Outcome with treatment", format_estimate(row["y1_pred"], unit=level_unit(binary)))
     left.metric("Uplift percentile among holdout users", f"{row['percentile']:.0f}%")
-    right.metric("Class", row["class"])
+    sure = persuadability.settled(row["class"], row["uplift_lower"], row["uplift_upper"], thresholds)
+    right.metric(
+        "Class",
+        formatting.class_label(row["class"], sure),
+        help="The class the uplift's 95% interval supports on its own."
+        if sure
+        else "The likeliest class: the uplift's 95% interval also reaches another class's range.",
+    )
     decision = economics.profit_decision(row["uplift"], row["uplift_lower"], row["uplift_upper"], cost, value)
     show = {economics.TREAT: st.success, economics.UNCERTAIN: st.warning}.get(decision.decision, st.error)
     show(formatting.profit_sentence(decision))
@@ -226,9 +235,9 @@ def _results(name: str, model, profile: dict, thresholds, binary: bool, cost: fl
         profile_b = _profile_b(name, model, profile)
     scores = profiles.score_profiles(model, [profile, profile_b], thresholds)
     with left:
-        _show_score("A: this user", scores.iloc[0], binary, cost, value)
+        _show_score("A: this user", scores.iloc[0], binary, cost, value, thresholds)
     with right:
-        _show_score("B", scores.iloc[1], binary, cost, value)
+        _show_score("B", scores.iloc[1], binary, cost, value, thresholds)
     estimate, lower, upper = profiles.difference(scores.iloc[0], scores.iloc[1])
     st.metric("Uplift of B − A", format_estimate(estimate, unit=effect_unit(binary)))
     st.caption(

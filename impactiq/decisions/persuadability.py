@@ -79,3 +79,19 @@ def classify(uplift, upper, y0, thresholds: Thresholds):
         default=LOST_CAUSE,
     ).astype(object)
     return str(classes) if classes.ndim == 0 else classes
+
+
+def settled(klass: str, lower: float, upper: float, thresholds: Thresholds) -> bool:
+    """Whether the uplift's 95% interval supports the class on its own, not only the estimate.
+
+    A persuadable user's interval lies above zero, a do-not-disturb user's below it; a sure thing
+    or lost cause (a small effect either way) has an interval inside (-harm, persuadable). Where
+    it does not (or there is no interval), the class is only the likeliest one: "likely
+    persuadable" is what a person should read."""
+    if not (np.isfinite(lower) and np.isfinite(upper)):
+        return False
+    if klass == PERSUADABLE:
+        return lower > 0
+    if klass == DO_NOT_DISTURB:
+        return upper < 0
+    return -thresholds.harm < lower and upper < thresholds.persuadable

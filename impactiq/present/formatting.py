@@ -138,3 +138,9 @@ def _finite(number) -> bool:
         return math.isfinite(float(number))
     except (TypeError, ValueError):
         return False
+
+
+def class_label(klass: str, settled: bool) -> str:
+    """A persuadability class with its certainty: "persuadable", or "likely persuadable" when the
+    uplift's interval does not settle it (`decisions.persuadability.settled`)."""
+    return klass if settled else f"likely {klass}"

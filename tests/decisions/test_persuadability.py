@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from impactiq.decisions import persuadability
+from impactiq.decisions.persuadability import Thresholds, settled
+from impactiq.present.formatting import class_label
 from tests.support import form_holdout
 
 THRESHOLDS = persuadability.Thresholds(persuadable=0.01, harm=0.02, baseline=0.05)
@@ -43,3 +45,21 @@ def test_default_thresholds_from_theform_holdout():
     assert thresholds == persuadability.Thresholds(persuadable=0.02, harm=0.02, baseline=0.25)
     no_gain = pd.DataFrame({"uplift": [-0.01, -0.03, -0.02], "y0_pred": [0.1, 0.2, 0.3]})
     assert persuadability.default_thresholds(no_gain).persuadable == pytest.approx(0.02)
+
+
+@pytest.mark.parametrize(
+    ("klass", "lower", "upper", "expected"),
+    [
+        ("persuadable", 0.01, 0.05, True),
+        ("persuadable", -0.01, 0.05, False),
+        ("do-not-disturb", -0.05, -0.01, True),
+        ("do-not-disturb", -0.05, 0.01, False),
+        ("sure thing", -0.005, 0.005, True),
+        ("sure thing", -0.005, 0.05, False),
+        ("lost cause", float("nan"), float("nan"), False),
+    ],
+)
+def test_a_class_is_settled_only_when_its_interval_says_so(klass, lower, upper, expected):
+    thresholds = Thresholds(persuadable=0.02, harm=0.02, baseline=0.3)
+    assert settled(klass, lower, upper, thresholds) is expected
+    assert class_label(klass, expected) == (klass if expected else f"likely {klass}")

@@ -48,6 +48,10 @@ def app(models_dir, monkeypatch):
     return at
 
 
+def _holdout_thresholds(model):
+    return persuadability.default_thresholds(model.holdout)
+
+
 def _number(at: AppTest, label: str):
     """The number input labelled `label` (labels are markdown: feature names in them are escaped)."""
     return next(n for n in at.number_input if n.label == plain(label))
@@ -102,7 +106,16 @@ def test_the_uplift_shown_is_the_models(app, saved):
     assert _shown_uplift(app) == pytest.approx(changed, abs=5.1e-5)
     rank = profiles.percentile_rank(changed, saved.holdout["uplift"])
     assert next(m for m in app.metric if m.label.startswith("Uplift percentile")).value == f"{rank:.0f}%"
-    assert any(m.label == "Class" and m.value in persuadability.CLASSES for m in app.metric)
+    # Seen: class labels without their certainty ("persuadable" with an interval spanning zero).
+    shown = next(m for m in app.metric if m.label == "Class")
+    score = profiles.score_profiles(
+        saved, [{**typical, "recency": 11.0, "channel": "Phone"}], _holdout_thresholds(saved)
+    )
+    row = score.iloc[0]
+    sure = persuadability.settled(
+        row["class"], row["uplift_lower"], row["uplift_upper"], _holdout_thresholds(saved)
+    )
+    assert shown.value == (row["class"] if sure else f"likely {row['class']}")
     assert any(
         "Expected incremental profit per contact" in e.value for e in [*app.success, *app.warning, *app.error]
     )
