@@ -52,18 +52,26 @@ def _set_profile(name: str, model, profile: dict) -> None:
         st.session_state[_key(name, "x:" + feature)] = _widget_value(model.feature_profile[feature], value)
 
 
-def _start(name: str, model) -> None:
-    """Fill the widgets once per model: from the link on the session's first visit, else defaults."""
+def _start(name: str, model, binary: bool) -> None:
+    """Fill the widgets once per model: from the link on the session's first visit, else defaults.
+
+    The cost of a contact carries over from model to model; the value belongs to the model's
+    outcome (a conversion, a dollar of spend), so each model starts from its own default, or
+    from the value last set for it."""
     if st.session_state.get(LOADED) == name:
         return
     params = st.query_params.to_dict() if LOADED not in st.session_state else {}
-    linked, warnings = scenario.decode_scenario(params, model.schema, model.feature_profile)
+    default = st.session_state.get(_key(name, "value"), economics.default_value(binary))
+    linked, warnings = scenario.decode_scenario(
+        params, model.schema, model.feature_profile, default_value=default
+    )
     for warning in warnings:
         st.warning(plain(warning, MAX_MESSAGE_CHARS))
     _set_profile(name, model, linked.profile)
     st.session_state[_key(name, "whatif")] = linked.whatif
     if params or COST not in st.session_state:
-        st.session_state[COST], st.session_state[VALUE] = linked.cost, linked.value
+        st.session_state[COST] = linked.cost
+    st.session_state[VALUE] = linked.value
     st.session_state[LOADED] = name
 
 
@@ -267,7 +275,7 @@ st.title("Simulator")
 st.caption("Type a user profile, or start from a preset, and see what treating this user is worth.")
 name, model = _pick_model()
 binary = model.schema.is_binary(model.outcome)
-_start(name, model)
+_start(name, model, binary)
 profile = _profile_form(name, model)
 # Class thresholds and a scored file belong to one arm of a multi-arm model: scoped by it.
 arm = model.arm if isinstance(model, ArmView) else None
@@ -277,6 +285,7 @@ left, right = st.columns(2)
 cost = left.number_input("Cost per contact", min_value=0.0001, format="%.4f", key=COST)
 label = "Value per success" if binary else "Value per unit of outcome"
 value = right.number_input(label, min_value=0.0, format="%.4f", key=VALUE)
+st.session_state[_key(name, "value")] = value
 try:
     _results(name, model, profile, thresholds, binary, cost, value)
     if isinstance(model, ArmView):

@@ -52,9 +52,12 @@ def encode_scenario(model_name: str, scenario: Scenario, arm: str | None = None)
 
 
 def decode_scenario(
-    params: Mapping[str, str], schema, feature_profile: Mapping
+    params: Mapping[str, str], schema, feature_profile: Mapping, *, default_value: float = DEFAULT_VALUE
 ) -> tuple[Scenario, list[str]]:
     """The scenario in `params`, every missing or invalid entry replaced by its default.
+
+    `default_value` is the value per unit of the model's outcome (`economics.default_value`):
+    a conversion is worth more than a dollar of spend.
 
     Returns the scenario and one warning per invalid entry (absent entries are not warned
     about: a bare URL is a fresh start). Numbers must lie in the training range, categories
@@ -87,7 +90,7 @@ def decode_scenario(
             f"The link's what-if feature {_quoted(whatif)} is not a feature of this model; using '{schema.features[0]}'."
         )
         whatif = schema.features[0]
-    amounts = {QUERY_COST: DEFAULT_COST, QUERY_VALUE: DEFAULT_VALUE}
+    amounts = {QUERY_COST: DEFAULT_COST, QUERY_VALUE: default_value}
     for key in amounts:
         raw = params.get(key)
         if raw is None:

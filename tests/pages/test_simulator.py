@@ -227,3 +227,31 @@ def test_no_saved_model_says_what_to_do(app, tmp_path, monkeypatch):
     assert not app.exception
     assert any("train one on the Train page" in i.value for i in app.info)
     assert not app.number_input
+
+
+def test_the_value_per_success_belongs_to_the_models_outcome(models_dir, monkeypatch):
+    """Seen: value per success 10 on the Simulator (carried over from another model) and 1 on
+    Segments for the same spend model."""
+    from pages import common
+
+    trained = train_model(
+        load_demo("hillstrom"), outcome="spend", sample=3_000, n_boot=20, params={"n_estimators": 40}
+    )
+    save_model(trained, "spend_model", models_dir=models_dir, replace=True)
+    monkeypatch.setattr(common, "MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE).run()
+    _select(at, "Model").set_value(MODEL).run()
+    value = next(n for n in at.number_input if n.label == "Value per success")
+    assert value.value == economics.default_value(True)
+    _number(at, "Cost per contact").set_value(0.3).run()
+    _select(at, "Model").set_value("spend_model").run()
+    assert not at.exception
+    amount = next(n for n in at.number_input if n.label == "Value per unit of outcome")
+    assert amount.value == economics.default_value(False)
+    assert _number(at, "Cost per contact").value == 0.3  # the cost of a contact carries over
+    at.switch_page("pages/segments.py").run()
+    _select(at, "Model").set_value("spend_model").run()
+    assert next(
+        n for n in at.number_input if n.label.startswith("Value per")
+    ).value == economics.default_value(False)
