@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="ImpactIQ", page_icon=":material/trending_up:", layout="wide")
+st.set_page_config(page_title="ImpactIQ", page_icon="📈", layout="wide")
 st.navigation(
     [
         st.Page("pages/data.py", title="Data", icon=":material/table_chart:", default=True),

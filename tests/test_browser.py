@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -94,12 +96,24 @@ def page(app_url):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(120_000)
+        # Every request that would leave the machine (a font server, a CDN): there must be none.
+        page.outside = []
+        page.on(
+            "request",
+            lambda request: (
+                page.outside.append(request.url)
+                if urllib.parse.urlsplit(request.url).hostname not in LOCAL_HOSTS
+                and not request.url.startswith(("data:", "blob:"))
+                else None
+            ),
+        )
         yield page
         browser.close()
 
 
 def _no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0, "the app showed a stack trace"
+    assert not page.outside, f"requests left the machine: {page.outside[:5]}"
 
 
 def test_a_shared_link_opens_inside_the_app(page, app_url):
