@@ -18,6 +18,7 @@ from impactiq.errors import ImpactIQError
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
 from impactiq.uplift.store import SavedModel, list_models, load_model
+from impactiq.uplift.workspace import MAX_AGE_DAYS, Workspace, new_workspace, open_workspace
 
 # The validated Experiment every page works on, and its summary (computed once per load).
 EXPERIMENT = "experiment"
@@ -69,6 +70,16 @@ DEFAULT_DEMO = "synthetic"
 DEMO_MODEL = "demo"
 # Tests point the app at a temporary folder so they never touch saved models.
 MODELS_DIR = os.environ.get("IMPACTIQ_MODELS_DIR", "models")
+# Each visitor's workspace (`uplift.workspace`): its id rides in the URL as ?ws=...
+WORKSPACE_DIR = os.environ.get("IMPACTIQ_WORKSPACE_DIR", os.path.join(MODELS_DIR, ".workspaces"))
+QUERY_WORKSPACE = "ws"
+WORKSPACE = "workspace"
+# Set once per session when the workspace in the URL has been read (or found missing).
+WORKSPACE_CHECKED = "workspace_checked"
+# What a reload found: a training that never finished, shown once on the Train page.
+INTERRUPTED_TRAINING = "interrupted_training"
+# The data token of the data set the workspace holds (saved once per data set).
+PERSISTED_TOKEN = "persisted_token"
 
 
 def simulator_key(model_name: str, part: str) -> str:
@@ -91,6 +102,69 @@ def use_app_navigation() -> None:
     elif not st.session_state.get(IN_APP_NAVIGATION):
         PagesManager.uses_pages_directory = False
         st.rerun()
+    _restore_workspace()
+
+
+def _restore_workspace() -> None:
+    """Bring back the data set and last model of the workspace in the URL, once per session.
+
+    A reload starts a new session with an empty state; the URL still names the workspace, so
+    the data set, its source and the last trained model come back, and a training that the
+    reload cut short is reported. The id is kept in the URL on every page."""
+    space = st.session_state.get(WORKSPACE)
+    if not st.session_state.get(WORKSPACE_CHECKED):
+        st.session_state[WORKSPACE_CHECKED] = True
+        wanted = st.query_params.get(QUERY_WORKSPACE)
+        if wanted is not None:
+            space = open_workspace(WORKSPACE_DIR, wanted)
+            if space is None:
+                st.warning(
+                    "This link's workspace no longer exists (workspaces are kept for "
+                    f"{MAX_AGE_DAYS} days without use); the demo data is shown instead."
+                )
+            else:
+                _load_workspace(space)
+    if space is not None:
+        st.query_params[QUERY_WORKSPACE] = space.id
+
+
+def keep_workspace_in_url() -> None:
+    """Put the workspace id back after a page rewrote the URL's parameters (a Simulator scenario)."""
+    if WORKSPACE in st.session_state:
+        st.query_params[QUERY_WORKSPACE] = st.session_state[WORKSPACE].id
+
+
+def _load_workspace(space: Workspace) -> None:
+    st.session_state[WORKSPACE] = space
+    try:
+        kept = space.load_experiment()
+        trained = space.load_trained() if kept is not None else None
+    except ImpactIQError as error:
+        show_error(error)
+        return
+    if kept is None:
+        return
+    experiment, source = kept
+    use_experiment(experiment, None, source, persist=False)
+    st.session_state[PERSISTED_TOKEN] = st.session_state[DATA_TOKEN]
+    if trained is not None:
+        st.session_state[TRAINED] = trained
+        st.session_state[TRAINED_DATA_TOKEN] = st.session_state[DATA_TOKEN]
+    st.session_state[INTERRUPTED_TRAINING] = space.interrupted_training()
+    space.forget_training()
+    st.toast(
+        f"Restored from this link: {plain(experiment.name)}" + (" and its last model." if trained else ".")
+    )
+
+
+def workspace() -> Workspace:
+    """The session's workspace, made (and put in the URL) on first use."""
+    if WORKSPACE not in st.session_state:
+        st.session_state[WORKSPACE] = new_workspace(WORKSPACE_DIR)
+        st.session_state[WORKSPACE_CHECKED] = True
+    space = st.session_state[WORKSPACE]
+    st.query_params[QUERY_WORKSPACE] = space.id
+    return space
 
 
 def show_error(error: ImpactIQError) -> None:
@@ -108,24 +182,40 @@ def _demo(name: str, n_rows: int, arm: str) -> tuple[Experiment, Summary]:
     return experiment, summarise(experiment)
 
 
-def use_experiment(experiment: Experiment, summary: Summary | None, source: str) -> None:
-    """Make `experiment` the data set every page works on; only a valid one ever gets here."""
+def use_experiment(
+    experiment: Experiment, summary: Summary | None, source: str, *, persist: bool = True
+) -> None:
+    """Make `experiment` the data set every page works on; only a valid one ever gets here.
+
+    With `persist` it is also kept in the session's workspace, so that a reload brings it back."""
     st.session_state[EXPERIMENT] = experiment
     st.session_state[SUMMARY] = summary if summary is not None else summarise(experiment)
     st.session_state[DATA_SOURCE] = source
     st.session_state[DATA_TOKEN] = uuid.uuid4().hex
+    if persist:
+        keep_data()
 
 
-def use_demo(name: str, *, n_rows: int = DEFAULT_ROWS, arm: str = "any") -> None:
+def keep_data() -> Workspace:
+    """The session's workspace, holding the current data set (written there once per data set)."""
+    space = workspace()
+    if st.session_state.get(PERSISTED_TOKEN) != st.session_state.get(DATA_TOKEN):
+        space.save_experiment(current_experiment(), st.session_state[DATA_SOURCE])
+        st.session_state[PERSISTED_TOKEN] = st.session_state[DATA_TOKEN]
+    return space
+
+
+def use_demo(name: str, *, n_rows: int = DEFAULT_ROWS, arm: str = "any", persist: bool = True) -> None:
     """Load a demo data set into the session."""
     experiment, summary = _demo(name, n_rows, arm)
-    use_experiment(experiment, summary, f"demo data set: {DEMO_DATASETS[name]}")
+    use_experiment(experiment, summary, f"demo data set: {DEMO_DATASETS[name]}", persist=persist)
 
 
 def current_experiment() -> Experiment:
     """The session's data set; the default demo set on a first visit, so no page starts empty."""
     if EXPERIMENT not in st.session_state:
-        use_demo(DEFAULT_DEMO)
+        # Nothing chosen yet: nothing to keep, so no workspace is made for a mere visit.
+        use_demo(DEFAULT_DEMO, persist=False)
     return st.session_state[EXPERIMENT]
 
 

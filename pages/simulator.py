@@ -302,3 +302,4 @@ varied = st.session_state.get(_key(name, "whatif"), model.schema.features[0])
 st.query_params.from_dict(
     scenario.encode_scenario(name, scenario.Scenario(profile, varied, cost, value), arm)
 )
+common.keep_workspace_in_url()

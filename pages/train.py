@@ -55,6 +55,8 @@ def _train_form() -> None:
     if not submitted:
         return
     started = time.perf_counter()
+    space = common.keep_data()
+    space.start_training(outcome, estimator)
     with st.status("Training…", expanded=True) as status:
 
         def on_stage(stage: str) -> None:
@@ -76,6 +78,7 @@ def _train_form() -> None:
             )
         except ImpactIQError as error:
             status.update(label="Training stopped", state="error")
+            space.forget_training()
             common.show_error(error)
             return
         status.update(
@@ -83,6 +86,7 @@ def _train_form() -> None:
         )
     st.session_state[common.TRAINED] = trained
     st.session_state[common.TRAINED_DATA_TOKEN] = st.session_state.get(common.DATA_TOKEN)
+    space.save_trained(trained)  # a reload brings it back
     st.session_state[common.SAVE_NAME] = default_model_name(trained)
     st.session_state.pop(common.PENDING_REPLACE, None)
 
@@ -93,7 +97,7 @@ def _results(model, title: str) -> None:
     binary = model.schema.is_binary(model.outcome)
     st.subheader(title)
     level, verdict = quality_verdict(model.metrics)
-    {"good": st.success, "bad": st.error}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
+    {"good": st.success, "bad": st.warning}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
     st.dataframe(metrics_table(model.metrics, binary=binary), hide_index=True, width="stretch")
     qini, uplift = charts.evaluation_charts(holdout)
     left, right = st.columns(2)
@@ -241,6 +245,12 @@ def _last_trained() -> None:
         _save(trained)
 
 
+interrupted = st.session_state.pop(common.INTERRUPTED_TRAINING, None)
+if interrupted:
+    st.warning(
+        f"A training of {plain(interrupted['estimator'])} on {plain(interrupted['outcome'])} was interrupted (the page "
+        "was reloaded or closed before it finished) and left no model. Train again."
+    )
 _train_form()
 if common.TRAINED in st.session_state:
     _last_trained()

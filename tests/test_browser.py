@@ -148,6 +148,12 @@ def test_journey(page, app_url, tmp_path):
     page.get_by_text("Trained in").wait_for()
     page.get_by_text("causal_forest on visit: holdout of").wait_for()
     page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
+    # A reload starts a new session: the workspace in the URL brings back the data and the model.
+    assert "ws=" in page.url
+    page.reload()
+    page.get_by_text("Data: campaign.csv").wait_for()
+    page.get_by_text("causal_forest on visit: holdout of").wait_for()
+    _no_exception(page)
     page.get_by_role("button", name="Save model").click()
     page.get_by_text("Saved as").wait_for()
     _no_exception(page)

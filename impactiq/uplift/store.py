@@ -152,6 +152,23 @@ class SavedModel(FittedEffects):
         return pd.DataFrame(self.metadata["deciles"])
 
     @property
+    def params(self) -> dict:
+        return self.metadata["params"]
+
+    @property
+    def seed(self) -> int:
+        return self.metadata["seed"]
+
+    @property
+    def data(self) -> dict:
+        """What the model was trained on (fingerprint, name, rows, split), as `TrainedModel.data`."""
+        return self.metadata["data"]
+
+    @property
+    def fit(self) -> dict:
+        return self.metadata["fit"]
+
+    @property
     def arms(self) -> tuple[str, ...]:
         """The arms a multi-arm model compares with control, in order; empty for two arms."""
         return tuple(self.metadata.get("arms", ()))
@@ -182,9 +199,11 @@ def save_model(
 
     An existing model of that name is kept unless `replace` is true (`ModelExistsError`
     otherwise); a replace keeps the previous version until the new one is complete. Only a
-    `TrainedModel` is saved: its holdout evidence is what makes a saved model worth trusting.
+    model with its holdout evidence is saved, which is what makes a saved model worth trusting:
+    a `TrainedModel`, or a `SavedModel` saved again under another name (a model kept in a
+    visitor's workspace, `uplift.workspace`).
     """
-    if not isinstance(trained, TrainedModel):
+    if not isinstance(trained, TrainedModel | SavedModel):
         raise ImpactIQError(
             f"save_model saves a TrainedModel, the result of train_model; got {type(trained).__name__}. "
             "Train with `train_model(experiment, outcome=...)` (it fits the model and judges it on a "
