@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: setup setup-test run test check bench clean
+.PHONY: setup setup-test run demo test check bench clean
 
 # Shared, idempotent set-up: the virtual environment, the pinned requirements, and the demo
 # model (trained here rather than shipped as a binary; see README). The demo-model command
@@ -35,6 +35,11 @@ $(VENV)/.dev-requirements-stamp: requirements-dev.txt $(VENV)/.requirements-stam
 run: setup
 	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.address $(or $(ADDRESS),localhost)
 
+# The interview demo: the app opens on the Demo page's story (two users, the experiment, the
+# model, the split screen), on the demo model that `setup` trains.
+demo: setup
+	IMPACTIQ_START=demo $(PY) -m streamlit run streamlit_app.py --server.port $(PORT) --server.address $(or $(ADDRESS),localhost)
+
 test: setup-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest
@@ -50,6 +55,7 @@ bench: setup
 	$(PY) bench/bench_load.py
 	$(PY) bench/bench_simulator.py
 	$(PY) bench/bench_channels.py
+	$(PY) bench/bench_journeys.py
 	$(PY) bench/bench_models.py --sizes 100000 1000000 --estimators all --reference
 
 clean:

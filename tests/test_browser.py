@@ -55,10 +55,16 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> N
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_models(tmp_path_factory):
+    """The models folder the app under test reads."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def app_url(app_models):
     """A real `streamlit run` of the app on a free port, stopped after the module."""
     port = _free_port()
-    env = {**os.environ, "IMPACTIQ_MODELS_DIR": str(tmp_path_factory.mktemp("models"))}
+    env = {**os.environ, "IMPACTIQ_MODELS_DIR": str(app_models)}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -233,3 +239,34 @@ def test_touchpoint_journey(page, app_url, tmp_path):
     page.get_by_text("Closest to the experiment").wait_for()
     _no_exception(page)
     page.screenshot(path=str(tmp_path / "journeys.png"), full_page=True)
+
+
+def test_the_demo_shows_its_first_uplift_in_the_first_viewport(page, app_url, app_models, tmp_path):
+    """On a 1366x768 screen the demo's first uplift, with its interval, needs no scrolling."""
+    from impactiq.data.demo import load_demo
+    from impactiq.evaluation.training import train_model
+    from impactiq.uplift.store import save_model
+
+    trained = train_model(
+        load_demo("synthetic", n_rows=8_000, seed=3), outcome="visit", n_boot=20, params={"n_estimators": 40}
+    )
+    save_model(trained, "demo", models_dir=app_models, replace=True)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    started = time.monotonic()
+    page.goto(f"{app_url}/demo")
+    first = page.locator('[data-testid="stMetric"]').first
+    first.wait_for()
+    seconds = time.monotonic() - started
+    box = first.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768, box
+    assert "pp" in first.inner_text()
+    page.get_by_text("95% CI").first.wait_for()
+    started = time.monotonic()
+    page.goto(f"{app_url}/demo")  # again, as a visitor after the first: the server has loaded its modules
+    page.locator('[data-testid="stMetric"]').first.wait_for()
+    print(
+        f"demo: first uplift visible {seconds:.1f} s after the server's first visit, {time.monotonic() - started:.1f} s after the next"
+    )
+    page.get_by_text("3. Where the budget goes: the split screen").wait_for()
+    _no_exception(page)
+    page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)

@@ -95,3 +95,26 @@ def settled(klass: str, lower: float, upper: float, thresholds: Thresholds) -> b
     if klass == DO_NOT_DISTURB:
         return upper < 0
     return -thresholds.harm < lower and upper < thresholds.persuadable
+
+
+def representative_users(frame, thresholds: Thresholds) -> dict[str, int]:
+    """Row positions of one typical persuadable user and one typical sure thing in a scored frame.
+
+    For a demo's story: among the users whose class their interval settles (`settled`), the one
+    with the median uplift (a typical persuadable) and the one at the 90th percentile of the
+    outcome without contact (a sure thing who clearly would convert anyway); where no user is
+    settled, among those the estimate alone puts in the class. A class nobody is in is left out."""
+    uplift = frame["uplift"].to_numpy(dtype=np.float64)
+    lower = frame["uplift_lower"].to_numpy(dtype=np.float64)
+    upper = frame["uplift_upper"].to_numpy(dtype=np.float64)
+    y0 = frame["y0_pred"].to_numpy(dtype=np.float64)
+    classes = classify(uplift, upper, y0, thresholds)
+    chosen = {}
+    for klass, measure, quantile in ((PERSUADABLE, uplift, 0.5), (SURE_THING, y0, 0.9)):
+        members = np.flatnonzero(classes == klass)
+        sure = [i for i in members if settled(klass, lower[i], upper[i], thresholds)]
+        pool = np.asarray(sure if sure else members, dtype=np.int64)
+        if len(pool):
+            order = pool[np.argsort(measure[pool], kind="stable")]
+            chosen[klass] = int(order[int(quantile * len(order))])
+    return chosen

@@ -63,3 +63,18 @@ def test_a_class_is_settled_only_when_its_interval_says_so(klass, lower, upper, 
     thresholds = Thresholds(persuadable=0.02, harm=0.02, baseline=0.3)
     assert settled(klass, lower, upper, thresholds) is expected
     assert class_label(klass, expected) == (klass if expected else f"likely {klass}")
+
+
+def test_representative_users_are_typical_settled_members_of_their_class():
+    frame = pd.DataFrame(
+        {
+            "uplift": [0.05, 0.06, 0.07, 0.001, 0.0, 0.03],
+            "uplift_lower": [0.01, 0.02, 0.03, -0.005, -0.004, -0.01],
+            "uplift_upper": [0.09, 0.1, 0.11, 0.006, 0.005, 0.07],
+            "y0_pred": [0.1, 0.1, 0.1, 0.5, 0.6, 0.1],
+        }
+    )
+    thresholds = Thresholds(persuadable=0.02, harm=0.02, baseline=0.3)
+    # Persuadable and settled: rows 0, 1, 2 (row 5's interval reaches below zero); median uplift: row 1.
+    # Sure things: rows 3 and 4; the 90th percentile of their outcome without contact: row 4.
+    assert persuadability.representative_users(frame, thresholds) == {"persuadable": 1, "sure thing": 4}
