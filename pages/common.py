@@ -167,6 +167,15 @@ def workspace() -> Workspace:
     return space
 
 
+def show_table(frame) -> None:
+    """A small table of formatted text that wraps instead of being cut off.
+
+    `st.dataframe` sizes columns to their content and scrolls sideways, so a long note or a
+    tenth column disappears past the edge; a static table wraps every cell. For tables of a few
+    dozen rows (metrics, segments, strategies); long tables stay interactive dataframes."""
+    st.table(frame.set_index(frame.columns[0]))
+
+
 def show_error(error: ImpactIQError) -> None:
     """Show a user-fixable problem; what the user had before stays loaded.
 

@@ -175,9 +175,7 @@ st.caption(
     "uplift: normal interval of the mean of the per-row predictions (their spread across the segment, not "
     "the model's error). Doubly robust: AIPW with the model's predicted outcomes and the treated share."
 )
-st.dataframe(
-    segment_tables.segment_table_text(table, outcome=outcome, binary=binary), hide_index=True, width="stretch"
-)
+common.show_table(segment_tables.segment_table_text(table, outcome=outcome, binary=binary))
 flagged = table.loc[table["disagrees"], "segment"].tolist()
 if flagged:
     st.warning(
@@ -258,7 +256,7 @@ st.altair_chart(
     ),
     width="stretch",
 )
-st.dataframe(segment_tables.strategies_table(report), hide_index=True, width="stretch")
+common.show_table(segment_tables.strategies_table(report))
 
 if isinstance(model, ArmView):
     st.divider()

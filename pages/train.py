@@ -98,7 +98,7 @@ def _results(model, title: str) -> None:
     st.subheader(title)
     level, verdict = quality_verdict(model.metrics)
     {"good": st.success, "bad": st.warning}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
-    st.dataframe(metrics_table(model.metrics, binary=binary), hide_index=True, width="stretch")
+    common.show_table(metrics_table(model.metrics, binary=binary))
     qini, uplift = charts.evaluation_charts(holdout)
     left, right = st.columns(2)
     left.altair_chart(qini, width="stretch")

@@ -67,7 +67,9 @@ def test_split_screen_shows_both_attributions_side_by_side(app):
     assert not app.exception, app.exception
     assert ["Traditional attribution"] in _column_subheaders(app)
     assert ["Causal segment attribution"] in _column_subheaders(app)
-    table = next(d.value for d in app.dataframe if "observed uplift [95% CI]" in d.value.columns)
+    # Seen: the doubly robust and difference columns were cut off; a static table wraps them.
+    table = next(t.value for t in app.table if "observed uplift [95% CI]" in t.value.columns).reset_index()
+    assert any("doubly robust" in " ".join(map(str, t.value.columns)) for t in app.table)
     assert set(table["segment"]) <= {"Web", "Phone", "Multichannel", "other (small groups)"}
     assert "observed uplift [95% CI]" in table.columns
     assert any("causal allocation gains" in s.value for s in [*app.success, *app.info])
