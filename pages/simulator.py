@@ -8,7 +8,7 @@ import streamlit as st
 from impactiq.data.reader import read_table
 from impactiq.decisions import batch, economics, persuadability, profiles, scenario, whatif
 from impactiq.decisions.channels import recommend_arms
-from impactiq.decisions.explain import METHOD, explain_uplift
+from impactiq.decisions.explain import METHOD, explain_uplift, uplift_drivers
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, formatting
 from impactiq.present.export import csv_bytes, file_stem
@@ -20,6 +20,8 @@ from pages import common
 
 common.use_app_navigation()
 
+# How many features the form shows before the others fold away.
+KEY_DRIVERS = 4
 LOADED, BATCH, COST, VALUE = (
     common.SIMULATOR_LOADED,
     common.SIMULATOR_BATCH,
@@ -110,12 +112,31 @@ def _profile_form(name: str, model) -> dict:
         column.button(
             f"{kind.capitalize()} user", on_click=_apply_preset, args=(name, model, kind), disabled=disabled
         )
-    columns = st.columns(4)
+    # The features that move this model's uplift most come first; the others fold away.
+    ranked = st.session_state.get(_key(name, "drivers"))
+    if ranked is None:
+        ranked = list(uplift_drivers(model.holdout, model.schema).index)
+        st.session_state[_key(name, "drivers")] = ranked
+    drivers, others = ranked[:KEY_DRIVERS], ranked[KEY_DRIVERS:]
+    st.caption(
+        "The features that move this model's uplift most (share of its variance on the holdout) come first."
+    )
+    profile = _inputs(name, model, drivers, st.columns(KEY_DRIVERS))
+    if others:
+        with st.expander(f"Other features ({len(others)})"):
+            profile.update(_inputs(name, model, others, st.columns(KEY_DRIVERS)))
+    return {feature: profile[feature] for feature in model.schema.features}
+
+
+def _inputs(name: str, model, features: list[str], columns) -> dict:
     return {
         feature: _input(
-            columns[i % 4], plain(feature), model.feature_profile[feature], _key(name, "x:" + feature)
+            columns[i % len(columns)],
+            plain(feature),
+            model.feature_profile[feature],
+            _key(name, "x:" + feature),
         )
-        for i, feature in enumerate(model.schema.features)
+        for i, feature in enumerate(features)
     }
 
 

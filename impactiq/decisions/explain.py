@@ -157,3 +157,32 @@ def _sampled(uplift: np.ndarray, orders: np.ndarray) -> list[float]:
     for order, step in zip(orders, steps, strict=True):
         totals[order] += step
     return list(totals / len(orders))
+
+
+DRIVER_BINS = 10
+
+
+def uplift_drivers(holdout: pd.DataFrame, schema) -> pd.Series:
+    """Each feature's share of the variance of predicted uplift on the holdout, largest first.
+
+    The share is the between-group variance of the mean uplift over the feature's groups
+    (categories, or ten quantile bins of a number) divided by the uplift's total variance: 1
+    when the feature alone sets the uplift, 0 when the uplift is the same whatever its value.
+    A quick ranking of what drives the model's uplift, for a form that shows the drivers first;
+    features that act together are each credited with what they explain alone."""
+    uplift = holdout["uplift"].to_numpy(dtype=np.float64)
+    total = float(np.var(uplift))
+    shares = {}
+    for feature in schema.features:
+        if feature not in holdout.columns or total == 0:
+            shares[feature] = 0.0
+            continue
+        column = holdout[feature]
+        if feature in schema.categorical_features:
+            groups = pd.Series(pd.factorize(column.astype("string").fillna("(missing)"))[0])
+        else:
+            ranks = pd.Series(column.to_numpy(dtype=np.float64)).rank(method="first", na_option="bottom")
+            groups = np.floor((ranks - 1) * DRIVER_BINS / len(ranks)).astype(int)
+        means = pd.Series(uplift).groupby(np.asarray(groups)).transform("mean").to_numpy()
+        shares[feature] = float(np.mean((means - uplift.mean()) ** 2) / total)
+    return pd.Series(shares, name="share").sort_values(ascending=False, kind="stable")

@@ -157,3 +157,32 @@ def test_a_real_model_is_explained_by_original_feature_names(hillstrom_model):
     shown = next(iter(chart["datasets"].values()))
     assert [bar["feature"] for bar in shown] == list(table["feature"][table["contribution"] != 0])
     assert len(shown) >= 2
+
+
+def test_the_feature_that_sets_the_uplift_drives_it():
+    from impactiq.data.schema import Schema
+    from impactiq.decisions.explain import uplift_drivers
+
+    rng = np.random.default_rng(0)
+    holdout = pd.DataFrame(
+        {
+            "age": rng.uniform(18, 80, 2_000),
+            "noise": rng.normal(size=2_000),
+            "device": rng.choice(["mobile", "desktop"], 2_000),
+        }
+    )
+    holdout["uplift"] = (
+        0.001 * holdout["age"] + 0.01 * (holdout["device"] == "mobile") + rng.normal(0, 0.0005, 2_000)
+    )
+    schema = Schema(
+        treatment="t",
+        treated_values=(1,),
+        control_values=(0,),
+        outcomes=("y",),
+        binary_outcomes=("y",),
+        numeric_features=("age", "noise"),
+        categorical_features=("device",),
+    )
+    drivers = uplift_drivers(holdout, schema)
+    assert list(drivers.index) == ["age", "device", "noise"]
+    assert drivers["noise"] < 0.02 and 0.5 < drivers.sum() <= 1.5
