@@ -19,13 +19,13 @@ import pandas as pd
 
 from impactiq.errors import ImpactIQError
 from impactiq.journeys.causal import HELD_OUT, holdout_flags
+from impactiq.journeys.checks import MAX_SHOWN, amounts_of, require_columns
 from impactiq.journeys.identity import IdentityReport, link_people
 from impactiq.journeys.paths import CHANNEL, PERSON, REVENUE, STAGE, TIMESTAMP
 
 GROUP = "group"
 COST = "cost"
 IDENTIFIERS = ("customer_id", "phone", "email")
-MAX_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -136,8 +136,8 @@ def prepare_events(
     conversion_columns = conversion_columns or ConversionColumns.suggest(conversions.columns)
     touch_name, conversion_name = names[:2]
     holdout_name = names[2] if len(names) > 2 else "holdouts"
-    _require(touchpoints, touch_name, [touch_columns.timestamp, touch_columns.channel])
-    _require(conversions, conversion_name, [conversion_columns.timestamp])
+    require_columns(touchpoints, touch_name, [touch_columns.timestamp, touch_columns.channel])
+    require_columns(conversions, conversion_name, [conversion_columns.timestamp])
     touch_ids = _identifier_columns(touchpoints, touch_columns, touch_name)
     conversion_ids = _identifier_columns(conversions, conversion_columns, conversion_name)
     touch_times = parse_times(touchpoints[touch_columns.timestamp], touch_name, touch_columns.timestamp)
@@ -156,7 +156,7 @@ def prepare_events(
     identifiers = {touch_name: touch_ids, conversion_name: conversion_ids}
     if holdouts is not None:
         holdout_columns = holdout_columns or HoldoutColumns.suggest(holdouts.columns)
-        _require(holdouts, holdout_name, [holdout_columns.channel, holdout_columns.held_out])
+        require_columns(holdouts, holdout_name, [holdout_columns.channel, holdout_columns.held_out])
         tables[holdout_name] = holdouts
         identifiers[holdout_name] = _identifier_columns(holdouts, holdout_columns, holdout_name)
     links = link_people(tables, identifiers, customers=customers, region=region)
@@ -165,7 +165,7 @@ def prepare_events(
             PERSON: links.person_ids[touch_name].array,
             TIMESTAMP: touch_times.to_numpy() if touch_times.dt.tz is None else touch_times.array,
             CHANNEL: channels,
-            COST: _numbers(touchpoints, touch_columns.cost, touch_name) if touch_columns.cost else 0.0,
+            COST: amounts_of(touchpoints, touch_columns.cost, touch_name) if touch_columns.cost else 0.0,
         }
     )
     touches[GROUP] = touches[CHANNEL]
@@ -183,7 +183,7 @@ def prepare_events(
                 else "conversion"
             ),
             REVENUE: (
-                _numbers(conversions, conversion_columns.revenue, conversion_name)
+                amounts_of(conversions, conversion_columns.revenue, conversion_name)
                 if conversion_columns.revenue
                 else 0.0
             ),
@@ -269,15 +269,6 @@ def apply_channel_map(touches: pd.DataFrame, channel_map: pd.DataFrame) -> pd.Da
     )
 
 
-def _require(table: pd.DataFrame, where: str, columns: list[str]) -> None:
-    for name in columns:
-        if name not in table.columns:
-            raise ImpactIQError(
-                f"'{where}' has no column '{name}'. Its columns: {', '.join(map(str, list(table.columns)[:20]))}. "
-                "Map the column that holds it, or rename the header."
-            )
-
-
 def _identifier_columns(table: pd.DataFrame, columns, where: str) -> dict[str, str]:
     chosen = {kind: getattr(columns, kind) for kind in IDENTIFIERS if getattr(columns, kind)}
     if not chosen:
@@ -285,11 +276,13 @@ def _identifier_columns(table: pd.DataFrame, columns, where: str) -> dict[str, s
             f"'{where}' needs at least one identifier column (customer id, phone or e-mail) to link it to people; "
             "none was chosen."
         )
-    _require(table, where, list(chosen.values()))
+    require_columns(table, where, list(chosen.values()))
     return chosen
 
 
-def _channels(column: pd.Series, table: str, name: str) -> np.ndarray:
+def _channels(column: pd.Series, table: str, name: str) -> pd.api.extensions.ExtensionArray:
+    """The channel names as text (an Arrow string array: a few names repeated over millions of
+    rows, where Python strings would cost some 60 bytes a row)."""
     text = column.astype("string").str.strip()
     empty = (text.isna() | (text == "")).to_numpy()
     if empty.any():
@@ -298,22 +291,7 @@ def _channels(column: pd.Series, table: str, name: str) -> np.ndarray:
             f"{empty.sum():,} touchpoint(s) in '{table}' have no channel in column '{name}' (rows "
             f"{', '.join(str(r + 1) for r in rows)}). Fill them in (for example 'unknown') or remove those rows."
         )
-    return text.to_numpy(dtype=object)
-
-
-def _numbers(table: pd.DataFrame, name: str, where: str) -> np.ndarray:
-    _require(table, where, [name])
-    values = pd.to_numeric(table[name], errors="coerce")
-    bad = (values.isna() & table[name].notna()).to_numpy() | ~np.isfinite(
-        values.fillna(0).to_numpy(dtype=float)
-    )
-    if bad.any():
-        rows = np.flatnonzero(bad)[:MAX_SHOWN]
-        shown = ", ".join(f"row {r + 1} ({table[name].iloc[r]!r})" for r in rows)
-        raise ImpactIQError(
-            f"Column '{name}' of '{where}' should hold amounts, but {bad.sum():,} value(s) are not numbers: {shown}."
-        )
-    return values.fillna(0.0).to_numpy(dtype=np.float64)
+    return text.astype("str").array
 
 
 def _drop_unidentified(table: pd.DataFrame, where: str, warnings: list[str]) -> pd.DataFrame:

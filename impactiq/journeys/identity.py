@@ -13,8 +13,9 @@ Identifiers are compared after normalisation, so that "(201) 555-0123" on a call
 "+1 201 555 0123" on a form are one phone: phones become E.164 (`phonenumbers`), e-mails their
 normalised, lower-cased form (`email-validator`), customer ids text. A value that does not
 validate becomes missing, never a guess: a wrong link merges two people, which misleads
-attribution more than a link lost. Each distinct raw value is parsed once, so a log of millions
-of rows costs as many parses as it has distinct values.
+attribution more than a link lost. Each distinct raw value is parsed once, whichever tables hold
+it, so a log of millions of rows costs as many parses as it has distinct values (about 100 us
+each: the libraries' own checks, not a copy of them).
 
 Linking through any shared identifier has a price: one phone that several people give (a family
 line, a switchboard, a typo) merges them all. The report says what was linked, what could not
@@ -107,11 +108,13 @@ class IdentityLinks:
 
 @dataclass(frozen=True)
 class _Source:
-    """One table's identifier columns by kind, as written and normalised."""
+    """One table's identifier columns by kind: as written, and each row's code (-1 where missing)
+    into the column's distinct values (e-mails folded first), which are normalised once each."""
 
     rows: int
     raw: Mapping[str, pd.Series]
-    normalized: Mapping[str, pd.Series]
+    codes: Mapping[str, np.ndarray]
+    distinct: Mapping[str, object]
 
 
 def normalize_phones(values: pd.Series, region: str = "US") -> pd.Series:
@@ -126,7 +129,7 @@ def normalize_phones(values: pd.Series, region: str = "US") -> pd.Series:
     reader turned into integers, or floats once the column has a gap, are read as their digits.
     """
     region = _check_region(region)
-    return _as_text(values, _by_unique(values, lambda value: _e164(_text(value), region)))
+    return _as_text(values, _by_unique(values, lambda distinct: _phones(distinct, region)))
 
 
 def normalize_emails(values: pd.Series) -> pd.Series:
@@ -139,9 +142,7 @@ def normalize_emails(values: pd.Series) -> pd.Series:
     space inside is invalid. Deliverability is not checked: that needs DNS, and a valid address
     with a dead domain still names the same person.
     """
-    # Folded first, so that "Jane@X.com" and "jane@x.com" are parsed once: validation is the slow part.
-    folded = values.astype("string").str.strip().str.lower()
-    return _as_text(values, _by_unique(folded, lambda value: _email(_text(value))))
+    return _as_text(values, _by_unique(_fold(values), _emails))
 
 
 def link_people(
@@ -180,8 +181,7 @@ def link_people(
         raise ImpactIQError("No tables to link: give link_people at least one table by name.")
     region = _check_region(region)
     sources = [
-        _read_source(table, id_columns.get(name, {}), f"table '{name}'", region)
-        for name, table in tables.items()
+        _read_source(table, id_columns.get(name, {}), f"table '{name}'") for name, table in tables.items()
     ]
     if customers is not None:
         if "customer_id" not in customer_columns:
@@ -189,22 +189,22 @@ def link_people(
                 "customer_columns has no 'customer_id': the customers table links identifiers to a "
                 "customer id; name its column, e.g. customer_columns={'customer_id': 'id', ...}."
             )
-        sources.append(_read_source(customers, customer_columns, "the customers table", region))
-    nodes, node_kinds, node_values = _number_nodes(sources)
+        sources.append(_read_source(customers, customer_columns, "the customers table"))
+    nodes, node_kinds, node_values = _number_nodes(sources, region)
     labels, people = _components(nodes, len(node_kinds))
-    in_tables = [np.unique(row[row >= 0]) for row in people[: len(tables)]]
+    in_tables = _presence(people[: len(tables)], int(labels.max(initial=-1)) + 1)
     reports = [
-        _table_report(source, row, _people_elsewhere(in_tables, i))
-        for i, (source, row) in enumerate(zip(sources, people, strict=True))
+        _table_report(source, row, _people_elsewhere(in_tables, i), source_nodes)
+        for i, (source, row, source_nodes) in enumerate(zip(sources, people, nodes, strict=True))
     ]
     ambiguous, ambiguous_examples = _ambiguous(nodes, node_kinds, node_values)
     report = IdentityReport(
         tables=dict(zip(tables, reports[: len(tables)], strict=True)),
         customers=reports[-1] if customers is not None else None,
-        people=len(np.unique(np.concatenate(in_tables))),
+        people=int(np.logical_or.reduce(in_tables).sum()),
         ambiguous_identifiers=ambiguous,
         ambiguous_examples=ambiguous_examples,
-        merged_customers=int((np.bincount(labels[node_kinds == "customer_id"]) > 1).sum()),
+        merged_customers=int((np.bincount(labels[node_kinds == KINDS.index("customer_id")]) > 1).sum()),
     )
     person_ids = _dense_person_ids(people[: len(tables)])
     return IdentityLinks(
@@ -227,18 +227,24 @@ def _check_region(region: str) -> str:
     return code
 
 
-def _by_unique(values: pd.Series, function: Callable[[object], object], missing: object = None) -> np.ndarray:
-    """`function` of each distinct value, computed once and spread to every row (`missing` for a
-    missing value). Logs repeat a few thousand identifiers over millions of rows, and parsing is
-    the slow part."""
+def _by_unique(
+    values: pd.Series, normalize: Callable[[np.ndarray], np.ndarray], missing: object = None
+) -> np.ndarray:
+    """`normalize` of the distinct values, spread to every row (`missing` for a missing value).
+    Logs repeat a few thousand identifiers over millions of rows, and parsing is the slow part."""
     codes, uniques = pd.factorize(values)
     # Code -1 (a missing value) picks the last entry.
-    lookup = np.array([*(function(value) for value in uniques), missing], dtype=object)
-    return lookup[codes]
+    return np.append(normalize(np.asarray(uniques, dtype=object)), np.array([missing], dtype=object))[codes]
 
 
 def _as_text(values: pd.Series, normalized: np.ndarray) -> pd.Series:
     return pd.Series(normalized, index=values.index, name=values.name, dtype="str")
+
+
+def _fold(values: pd.Series) -> pd.Series:
+    """E-mails stripped and lower-cased before parsing, so that "Jane@X.com" and "jane@x.com" are
+    parsed once: validation is the slow part."""
+    return values.astype("string").str.strip().str.lower()
 
 
 def _text(value: object) -> str:
@@ -246,6 +252,17 @@ def _text(value: object) -> str:
     if isinstance(value, float | np.floating) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def _customer_ids(distinct: np.ndarray) -> np.ndarray:
+    """Customer ids as text, so that 123 from a number column and "123" from a text one are one
+    customer; blank is missing. Ids are not validated: any non-blank text is somebody's id."""
+    return np.array([_text(value) or None for value in distinct], dtype=object)
+
+
+def _phones(distinct: np.ndarray, region: str) -> np.ndarray:
+    """`_e164` of each distinct value: libphonenumber parses and validates every one."""
+    return np.array([_e164(_text(value), region) for value in distinct], dtype=object)
 
 
 def _e164(text: str, region: str) -> str | None:
@@ -258,6 +275,11 @@ def _e164(text: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _emails(distinct: np.ndarray) -> np.ndarray:
+    """`_email` of each distinct (folded) value: email-validator checks every one."""
+    return np.array([_email(_text(value)) for value in distinct], dtype=object)
+
+
 def _email(text: str) -> str | None:
     try:
         return validate_email(text, check_deliverability=False).normalized.lower()
@@ -265,14 +287,8 @@ def _email(text: str) -> str | None:
         return None
 
 
-def _customer_ids(values: pd.Series) -> pd.Series:
-    """Customer ids as text, so that 123 from a number column and "123" from a text one are one
-    customer; blank is missing. Ids are not validated: any non-blank text is somebody's id."""
-    return _as_text(values, _by_unique(values, lambda value: _text(value) or None))
-
-
-def _read_source(table: pd.DataFrame, columns: Mapping[str, str], where: str, region: str) -> _Source:
-    """The identifier columns of `table`, checked and normalised."""
+def _read_source(table: pd.DataFrame, columns: Mapping[str, str], where: str) -> _Source:
+    """The identifier columns of `table`, checked, with their distinct values."""
     if not columns:
         raise ImpactIQError(
             f"No identifier column given for {where}: map at least one of {', '.join(KINDS)} to one "
@@ -290,39 +306,62 @@ def _read_source(table: pd.DataFrame, columns: Mapping[str, str], where: str, re
                 f"columns are: {shown}. Name the column that holds the {kind}, or leave {kind} out."
             )
     raw = {kind: table[column] for kind, column in columns.items()}
-    normalized = {
-        "customer_id": _customer_ids,
-        "phone": lambda values: normalize_phones(values, region),
-        "email": normalize_emails,
+    factorized = {
+        kind: pd.factorize(_fold(values) if kind == "email" else values) for kind, values in raw.items()
     }
-    return _Source(len(table), raw, {kind: normalized[kind](values) for kind, values in raw.items()})
+    return _Source(
+        len(table),
+        raw,
+        codes={kind: codes for kind, (codes, _) in factorized.items()},
+        distinct={kind: distinct for kind, (_, distinct) in factorized.items()},
+    )
 
 
-def _number_nodes(sources: list[_Source]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Every distinct identifier as a node number, shared by all sources: that is where tables meet.
+def _number_nodes(sources: list[_Source], region: str) -> tuple[list[np.ndarray], np.ndarray, pd.Series]:
+    """Every distinct normalised identifier as a node number, shared by all sources: that is where
+    tables meet. Nodes are numbered kind by kind, in order of first appearance over the sources.
 
-    Returns each source's rows as node numbers (one column per kind in KINDS, -1 where missing),
-    and each node's kind and value.
+    Returns each source's rows as node numbers (one column per kind in KINDS, -1 where missing or
+    invalid), and each node's kind (its index in KINDS) and value.
     """
     nodes = [np.full((source.rows, len(KINDS)), -1, dtype=np.int64) for source in sources]
-    kinds: list[str] = []
-    values: list[str] = []
+    kinds: list[np.ndarray] = []
+    values: list[pd.Series] = []
+    normalizers = {
+        "customer_id": _customer_ids,
+        "phone": lambda distinct: _phones(distinct, region),
+        "email": _emails,
+    }
+    offset = 0
     for k, kind in enumerate(KINDS):
-        having = [
-            (rows, source.normalized[kind])
-            for rows, source in zip(nodes, sources, strict=True)
-            if kind in source.normalized
-        ]
+        having = [(rows, source) for rows, source in zip(nodes, sources, strict=True) if kind in source.codes]
         if not having:
             continue
-        codes, uniques = pd.factorize(pd.concat([column for _, column in having], ignore_index=True))
-        codes = np.where(codes >= 0, codes + len(kinds), -1)
-        parts = np.split(codes, np.cumsum([len(column) for _, column in having])[:-1])
-        for (rows, _), part in zip(having, parts, strict=True):
-            rows[:, k] = part
-        kinds += [kind] * len(uniques)
-        values += list(uniques)
-    return nodes, np.array(kinds, dtype=object), np.array(values, dtype=object)
+        places, pool = _pool([source.distinct[kind] for _, source in having])
+        node, uniques = pd.factorize(normalizers[kind](pool))
+        node = np.append(np.where(node >= 0, node + offset, -1), -1)
+        for (rows, source), place in zip(having, places, strict=True):
+            # Code -1 (a missing value) picks the appended -1.
+            rows[:, k] = node[np.append(place, -1)[source.codes[kind]]]
+        kinds.append(np.full(len(uniques), k, dtype=np.int8))
+        values.append(pd.Series(uniques, dtype="str"))
+        offset += len(uniques)
+    if not kinds:
+        return nodes, np.zeros(0, dtype=np.int8), pd.Series([], dtype="str")
+    return nodes, np.concatenate(kinds), pd.concat(values, ignore_index=True)
+
+
+def _pool(columns: list) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct values of several columns as one array, and where each column's values are
+    in it. Text written in two tables is pooled, so that it is normalised once; other values
+    (numbers a reader made of ids) are only put side by side, since pandas takes 1 and True
+    for one value where their text differs."""
+    sizes = np.cumsum([len(column) for column in columns])[:-1]
+    if all(isinstance(column.dtype, pd.StringDtype) for column in columns):
+        codes, pool = pd.factorize(pd.concat([pd.Series(column) for column in columns], ignore_index=True))
+        return np.split(codes, sizes), np.asarray(pool, dtype=object)
+    pool = np.concatenate([np.asarray(column, dtype=object) for column in columns])
+    return np.split(np.arange(len(pool)), sizes), pool
 
 
 def _components(nodes: list[np.ndarray], n_nodes: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -330,18 +369,38 @@ def _components(nodes: list[np.ndarray], n_nodes: int) -> tuple[np.ndarray, list
     row with no identifier).
 
     A row joins its identifiers by linking each to the row's highest node number (k identifiers,
-    k edges); rows that share any identifier then fall into one component, however long the chain.
+    k - 1 edges); rows that share any identifier then fall into one component, however long the
+    chain. Each edge is kept once: a log repeats the same few links over millions of rows.
     """
     anchors = [rows.max(axis=1) for rows in nodes]
-    starts = np.concatenate(
-        [np.broadcast_to(a[:, None], r.shape)[r >= 0] for a, r in zip(anchors, nodes, strict=True)]
-    )
-    ends = np.concatenate([rows[rows >= 0] for rows in nodes])
-    graph = sparse.coo_array((np.ones(len(starts)), (starts, ends)), shape=(n_nodes, n_nodes))
+    edges = [np.zeros(0, dtype=np.int64)]
+    for anchor, rows in zip(anchors, nodes, strict=True):
+        for column in rows.T:
+            linked = (column >= 0) & (column != anchor)
+            edges.append(anchor[linked] * n_nodes + column[linked])
+    starts, ends = np.divmod(_distinct(np.concatenate(edges)), max(n_nodes, 1))
+    graph = sparse.coo_array((np.ones(len(starts), dtype=np.int8), (starts, ends)), shape=(n_nodes, n_nodes))
     _, labels = connected_components(graph, directed=False)
     # Anchor -1 (no identifier) picks the appended -1.
     with_missing = np.append(labels, -1)
     return labels, [with_missing[anchor] for anchor in anchors]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted. Sorting is the fast way for millions of integers (numpy 2.4's
+    `np.unique` hashes them, many times slower)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+
+
+def _presence(rows: list[np.ndarray], n_people: int) -> list[np.ndarray]:
+    """For each table, which people (component labels) have a row in it."""
+    present = []
+    for row in rows:
+        seen = np.zeros(n_people, dtype=bool)
+        seen[row[row >= 0]] = True
+        present.append(seen)
+    return present
 
 
 def _dense_person_ids(rows: list[np.ndarray]) -> list[np.ndarray]:
@@ -360,18 +419,21 @@ def _person_series(ids: np.ndarray, index: pd.Index) -> pd.Series:
 
 def _people_elsewhere(in_tables: list[np.ndarray], i: int) -> np.ndarray:
     """The people of every table but the i-th; for the customers table (i past the tables), all."""
-    return np.concatenate([np.empty(0, np.int64), *in_tables[:i], *in_tables[i + 1 :]])
+    others = in_tables[:i] + in_tables[i + 1 :]
+    return np.logical_or.reduce(others) if others else np.zeros_like(in_tables[0])
 
 
-def _table_report(source: _Source, people: np.ndarray, elsewhere: np.ndarray) -> TableReport:
-    """The report on one source, whose rows belong to `people` (-1: none); `elsewhere` holds the
-    people of the other tables."""
+def _table_report(
+    source: _Source, people: np.ndarray, elsewhere: np.ndarray, nodes: np.ndarray
+) -> TableReport:
+    """The report on one source, whose rows belong to `people` (-1: none) and have the identifier
+    `nodes`; `elsewhere` marks the people of the other tables."""
     unidentified = np.flatnonzero(people < 0)
-    invalid_phones = _invalid(source, "phone")
-    invalid_emails = _invalid(source, "email")
+    invalid_phones = _invalid(source, "phone", nodes)
+    invalid_emails = _invalid(source, "email", nodes)
     return TableReport(
         rows=source.rows,
-        matched=int(np.isin(people[people >= 0], elsewhere).sum()),
+        matched=int(elsewhere[people[people >= 0]].sum()),
         unidentified=len(unidentified),
         unidentified_rows=tuple(int(row) for row in unidentified[:MAX_EXAMPLES]),
         invalid_phones=len(invalid_phones),
@@ -381,12 +443,18 @@ def _table_report(source: _Source, people: np.ndarray, elsewhere: np.ndarray) ->
     )
 
 
-def _invalid(source: _Source, kind: str) -> np.ndarray:
+def _invalid(source: _Source, kind: str, nodes: np.ndarray) -> np.ndarray:
     """Row numbers whose `kind` was written (not missing, not blank) but did not validate."""
     if kind not in source.raw:
         return np.array([], dtype=np.int64)
-    written = _by_unique(source.raw[kind], lambda value: _text(value) != "", missing=False).astype(bool)
-    return np.flatnonzero(written & source.normalized[kind].isna().to_numpy())
+    raw = source.raw[kind]
+    unknown = np.flatnonzero((nodes[:, KINDS.index(kind)] < 0) & raw.notna().to_numpy())
+    written = _by_unique(
+        raw.iloc[unknown],
+        lambda distinct: np.array([_text(value) != "" for value in distinct], dtype=object),
+        missing=False,
+    )
+    return unknown[written.astype(bool)]
 
 
 def _examples(raw: pd.Series | None, rows: np.ndarray) -> tuple[tuple[int, str], ...]:
@@ -394,23 +462,26 @@ def _examples(raw: pd.Series | None, rows: np.ndarray) -> tuple[tuple[int, str],
 
 
 def _ambiguous(
-    nodes: list[np.ndarray], kinds: np.ndarray, values: np.ndarray
+    nodes: list[np.ndarray], kinds: np.ndarray, values: pd.Series
 ) -> tuple[int, tuple[AmbiguousIdentifier, ...]]:
     """How many phones and e-mails are written on rows of two or more customer ids, and the
     first few of them, those with the most customer ids first."""
     customer = KINDS.index("customer_id")
-    pairs = [
-        rows[(rows[:, customer] >= 0) & (rows[:, k] >= 0)][:, [customer, k]]
-        for rows in nodes
-        for k in range(len(KINDS))
-        if k != customer
-    ]
-    pairs = pd.DataFrame(np.concatenate(pairs), columns=["customer", "identifier"]).drop_duplicates()
-    owners = pairs.groupby("identifier").size()
-    shared = owners[owners >= 2].sort_values(ascending=False, kind="stable")
-    examples = pairs[pairs["identifier"].isin(shared.index[:MAX_EXAMPLES])]
-    customers = examples.groupby("identifier")["customer"].agg(lambda nodes: sorted(values[nodes]))
+    n_nodes = max(len(kinds), 1)
+    pairs = [np.zeros(0, dtype=np.int64)]
+    for rows in nodes:
+        for k in range(len(KINDS)):
+            if k != customer:
+                both = rows[(rows[:, customer] >= 0) & (rows[:, k] >= 0)]
+                pairs.append(both[:, customer] * n_nodes + both[:, k])
+    owner, identifier = np.divmod(_distinct(np.concatenate(pairs)), n_nodes)
+    owners = np.bincount(identifier, minlength=len(kinds))
+    shared = np.flatnonzero(owners >= 2)
+    # The most customer ids first; ties in node order.
+    shared = shared[np.argsort(-owners[shared], kind="stable")]
     return len(shared), tuple(
-        AmbiguousIdentifier(kinds[node], values[node], tuple(customers[node]))
-        for node in shared.index[:MAX_EXAMPLES]
+        AmbiguousIdentifier(
+            KINDS[kinds[node]], values.iloc[node], tuple(sorted(values.iloc[owner[identifier == node]]))
+        )
+        for node in shared[:MAX_EXAMPLES]
     )

@@ -105,9 +105,9 @@ def build_journeys(touches: pd.DataFrame, conversions: pd.DataFrame, *, lookback
     touch_key = touch_person * width + ranks[: len(touch_time)]
     query_rank = ranks[len(touch_time) :].reshape(3, -1)
     conv_key = conv_person * width
-    hi = np.searchsorted(touch_key, conv_key + query_rank[0], side="right")
-    after_window = np.searchsorted(touch_key, conv_key + query_rank[1], side="left")
-    after_previous = np.searchsorted(touch_key, conv_key + query_rank[2], side="right")
+    hi = _search(touch_key, conv_key + query_rank[0], side="right")
+    after_window = _search(touch_key, conv_key + query_rank[1], side="left")
+    after_previous = _search(touch_key, conv_key + query_rank[2], side="right")
     lo = np.maximum(after_window, after_previous)
     length = np.maximum(hi - lo, 0)
 
@@ -154,6 +154,15 @@ def _previous_time(person: np.ndarray, time: np.ndarray) -> np.ndarray:
     same = np.flatnonzero(person[order][1:] == person[order][:-1]) + 1
     previous[order[same]] = time[order[same - 1]]
     return previous
+
+
+def _search(keys: np.ndarray, queries: np.ndarray, *, side: str) -> np.ndarray:
+    """`np.searchsorted(keys, queries, side)`, with the queries looked up in order: a million
+    lookups at random places in ten million keys are several times slower."""
+    order = np.argsort(queries, kind="stable")
+    found = np.empty(len(queries), dtype=np.int64)
+    found[order] = np.searchsorted(keys, queries[order], side=side)
+    return found
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from impactiq.errors import ImpactIQError
-from impactiq.journeys.events import IDENTIFIERS, MAX_SHOWN, parse_times
+from impactiq.journeys.checks import MAX_SHOWN, amounts_of, quoted, require_columns
+from impactiq.journeys.events import IDENTIFIERS, parse_times
 from impactiq.journeys.identity import normalize_emails, normalize_phones
 from impactiq.journeys.paths import REVENUE, STAGE, TIMESTAMP
 
@@ -37,7 +38,7 @@ def revenue_kinds(
 
     Categories are compared as text with surrounding spaces dropped, as `conversions_from_revenue`
     compares them, so that the list offers exactly the kinds it accepts; blank ones are left out."""
-    _require(events, name, [category])
+    require_columns(events, name, [category])
     return tuple(sorted(_categories(events[category]).dropna().unique()))
 
 
@@ -87,7 +88,7 @@ def conversions_from_revenue(
         identifiers if identifiers is not None else {k: k for k in IDENTIFIERS if k in events.columns}
     )
     key_kind = _key_kind(identifiers, name)
-    _require(events, name, [*identifiers.values(), timestamp, amount, category])
+    require_columns(events, name, [*identifiers.values(), timestamp, amount, category])
     clashing = [column for column in identifiers.values() if column in (TIMESTAMP, STAGE, REVENUE)]
     if clashing:
         raise ImpactIQError(
@@ -103,7 +104,7 @@ def conversions_from_revenue(
             f"{', '.join(kinds) if kinds else '(none)'}. Choose one of them as the conversion's kind."
         )
     times = parse_times(table[timestamp], name, timestamp)
-    amounts = _amounts(table, amount, name)
+    amounts = amounts_of(table, amount, name)
     customers = _customer_keys(table[identifiers[key_kind]], key_kind, region, name, identifiers[key_kind])
 
     of_kind = (categories == kind).fillna(False).to_numpy(dtype=bool)
@@ -162,7 +163,7 @@ def _customer_keys(values: pd.Series, kind: str, region: str, where: str, column
     bad = keys.isna().to_numpy()
     if bad.any():
         rows = np.flatnonzero(bad)[:MAX_SHOWN]
-        shown = ", ".join(f"row {r + 1} ({_shown(values.iloc[r])})" for r in rows)
+        shown = ", ".join(f"row {r + 1} ({quoted(values.iloc[r])})" for r in rows)
         raise ImpactIQError(
             f"{bad.sum():,} row(s) of '{where}' have a blank or invalid {kind} in column '{column}', so their "
             f"customer is unknown: {shown}. Fill them in or remove those rows."
@@ -173,32 +174,3 @@ def _customer_keys(values: pd.Series, kind: str, region: str, where: str, column
 def _categories(values: pd.Series) -> pd.Series:
     """Categories as text without surrounding spaces; blank is missing."""
     return values.astype("string").str.strip().replace("", pd.NA)
-
-
-def _amounts(table: pd.DataFrame, name: str, where: str) -> np.ndarray:
-    """The amounts as floats, a blank one as 0; text, infinities and the like are refused by row."""
-    written = table[name].notna() & (table[name].astype("string").str.strip() != "").fillna(False)
-    values = pd.to_numeric(table[name], errors="coerce")
-    bad = (values.isna() & written).to_numpy() | ~np.isfinite(values.fillna(0).to_numpy(dtype=float))
-    if bad.any():
-        rows = np.flatnonzero(bad)[:MAX_SHOWN]
-        shown = ", ".join(f"row {r + 1} ({_shown(table[name].iloc[r])})" for r in rows)
-        raise ImpactIQError(
-            f"Column '{name}' of '{where}' should hold amounts, but {bad.sum():,} value(s) are not numbers: {shown}. "
-            "Write plain numbers (1234.5, no currency sign or thousands separator) or remove those rows."
-        )
-    return values.fillna(0.0).to_numpy(dtype=np.float64)
-
-
-def _require(table: pd.DataFrame, where: str, columns: list[str]) -> None:
-    for column in columns:
-        if column not in table.columns:
-            raise ImpactIQError(
-                f"'{where}' has no column '{column}'. Its columns: {', '.join(map(str, list(table.columns)[:20]))}. "
-                "Map the column that holds it, or rename the header."
-            )
-
-
-def _shown(value: object) -> str:
-    """A value as a message shows it: text quoted, a number as written (not "np.float64(inf)")."""
-    return repr(value) if isinstance(value, str) else str(value)

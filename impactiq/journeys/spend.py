@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from impactiq.errors import ImpactIQError
-from impactiq.journeys.events import GROUP, MAX_SHOWN, apply_channel_map, parse_times
+from impactiq.journeys.checks import MAX_SHOWN, amounts_of, quoted, require_columns
+from impactiq.journeys.events import GROUP, apply_channel_map, parse_times
 from impactiq.journeys.paths import CHANNEL, REVENUE
 
 SPEND = "spend"
@@ -66,7 +67,7 @@ def spend_by_channel(
             f"A period ({start} to {end}) was given for '{name}' but no date column to filter it by; name the "
             "column that holds each row's date, or leave the period out."
         )
-    _require(spend, name, [channel, amount] + ([date] if date else []))
+    require_columns(spend, name, [channel, amount] + ([date] if date else []))
     table = spend.reset_index(drop=True)
     channels = table[channel].astype("string").str.strip()
     blank = (channels.isna() | (channels == "")).to_numpy(dtype=bool)
@@ -76,7 +77,7 @@ def spend_by_channel(
             f"{blank.sum():,} row(s) of '{name}' have no channel in column '{channel}' (rows "
             f"{', '.join(str(r + 1) for r in rows)}). Fill them in or remove those rows."
         )
-    amounts = _amounts(table, amount, name)
+    amounts = amounts_of(table, amount, name)
     negative = amounts < 0
     if negative.any():
         rows = np.flatnonzero(negative)[:MAX_SHOWN]
@@ -213,7 +214,7 @@ def _checked_spend(spend: pd.Series) -> pd.Series:
     bad = values.isna() & spend.notna()
     if bad.any():
         shown = ", ".join(
-            f"{channel} ({_shown(value)})" for channel, value in spend[bad].head(MAX_SHOWN).items()
+            f"{channel} ({quoted(value)})" for channel, value in spend[bad].head(MAX_SHOWN).items()
         )
         raise ImpactIQError(f"The spend of {bad.sum():,} channel(s) is not a number: {shown}. Give amounts.")
     negative = values < 0
@@ -272,32 +273,3 @@ def _column_or_zero(table: pd.DataFrame, column: str) -> np.ndarray:
     if column in table.columns:
         return table[column].fillna(0.0).to_numpy(dtype=np.float64)
     return np.zeros(len(table))
-
-
-def _amounts(table: pd.DataFrame, name: str, where: str) -> np.ndarray:
-    """The amounts as floats, a blank one as 0; text, infinities and the like are refused by row."""
-    written = table[name].notna() & (table[name].astype("string").str.strip() != "").fillna(False)
-    values = pd.to_numeric(table[name], errors="coerce")
-    bad = (values.isna() & written).to_numpy() | ~np.isfinite(values.fillna(0).to_numpy(dtype=float))
-    if bad.any():
-        rows = np.flatnonzero(bad)[:MAX_SHOWN]
-        shown = ", ".join(f"row {r + 1} ({_shown(table[name].iloc[r])})" for r in rows)
-        raise ImpactIQError(
-            f"Column '{name}' of '{where}' should hold amounts, but {bad.sum():,} value(s) are not numbers: {shown}. "
-            "Write plain numbers (1234.5, no currency sign or thousands separator) or remove those rows."
-        )
-    return values.fillna(0.0).to_numpy(dtype=np.float64)
-
-
-def _require(table: pd.DataFrame, where: str, columns: list[str]) -> None:
-    for column in columns:
-        if column not in table.columns:
-            raise ImpactIQError(
-                f"'{where}' has no column '{column}'. Its columns: {', '.join(map(str, list(table.columns)[:20]))}. "
-                "Map the column that holds it, or rename the header."
-            )
-
-
-def _shown(value: object) -> str:
-    """A value as a message shows it: text quoted, a number as written (not "np.float64(inf)")."""
-    return repr(value) if isinstance(value, str) else str(value)

@@ -60,10 +60,13 @@ def check():
 
 def test_the_experiment_recovers_the_true_incremental_conversions(check):
     data, lift, table, _ = check
-    truth = data.truth.set_index("channel")["incremental"]
     measured = lift.set_index("channel")
-    inside = (measured["incremental_lower"] <= truth) & (truth <= measured["incremental_upper"])
-    assert inside.all(), measured.assign(truth=truth)
+    truth = data.truth.set_index("channel")["incremental"].reindex(measured.index)
+    # Five channels: each within three standard errors (a 95% interval misses one of five by chance
+    # a fifth of the time).
+    se = (measured["incremental_upper"] - measured["incremental_lower"]) / (2 * 1.959964)
+    z = (measured["incremental"] - truth) / se
+    assert (z.abs() < 3).all(), measured.assign(truth=truth, z=z)
 
 
 def test_every_model_over_credits_the_channel_that_reaches_converters_anyway(check):
