@@ -80,9 +80,9 @@ from impactiq.present.tables import quality_verdict  # noqa: E402
 st.header("1. The experiment")
 observed = difference_in_means(holdout["y"].to_numpy(), holdout["t"].to_numpy())
 st.write(
-    f"A randomized test: {observed.treated.n:,} users contacted, {observed.control.n:,} held out. {outcome} among "
-    f"the contacted: {format_estimate(observed.treated.estimate, unit=level_unit(binary))} against "
-    f"{format_estimate(observed.control.estimate, unit=level_unit(binary))}: the average effect is "
+    f"A randomized test: {observed.treated.n:,} users contacted, {observed.control.n:,} held out. Among the "
+    f"contacted, {outcome} was {format_estimate(observed.treated.estimate, unit=level_unit(binary))} against "
+    f"{format_estimate(observed.control.estimate, unit=level_unit(binary))} among the held out; the average effect is "
     f"{format_estimate(observed.estimate, observed.lower, observed.upper, effect_unit(binary))} (95% CI). "
     "The average hides who answers: the model finds them."
 )

@@ -21,6 +21,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+# Screenshots of every page, kept after the run as the test's artifacts (git ignores the folder).
+SCREENSHOTS = Path(os.environ.get("IMPACTIQ_SCREENSHOTS", ROOT / "tests" / "artifacts" / "screenshots"))
+# Page name -> its path (the Data page is the app's default, at the root).
+PAGES = {
+    "demo": "demo",
+    "data": "",
+    "train": "train",
+    "simulator": "simulator",
+    "segments": "segments",
+    "journeys": "journeys",
+}
 STREAMLIT_OWN_ERRORS = ("_stcore/health", "_stcore/host-config")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -282,3 +293,15 @@ def test_the_demo_shows_its_first_uplift_in_the_first_viewport(page, app_url, ap
     page.get_by_text("3. Where the budget goes: the split screen").wait_for()
     _no_exception(page)
     page.screenshot(path=str(tmp_path / "demo.png"), full_page=True)
+
+
+def test_every_page_is_captured_without_an_error(page, app_url):
+    """A screenshot of every page (after the journeys above have saved models), for people to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, path in PAGES.items():
+        page.goto(f"{app_url}/{path}")
+        page.get_by_role("heading", level=1).first.wait_for()
+        page.wait_for_load_state("networkidle")
+        _no_exception(page)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert set(PAGES) <= {shot.stem for shot in SCREENSHOTS.glob("*.png")}

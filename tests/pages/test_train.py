@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -53,6 +54,11 @@ def test_train_small_model_shows_qini_chart_and_metrics(train_page, models_dir):
     assert "Coverage of the 95% intervals of the true effect" in table.index
     titles = [chart.proto.spec for chart in at.get("vega_lite_chart")]
     assert any("Qini curve (holdout)" in spec for spec in titles)
+    # Seen: percent on chart axes where tables say pp; the perfect curve setting the Qini's scale.
+    histogram = json.loads(next(spec for spec in titles if "Predicted uplift on the holdout" in spec))
+    assert histogram["encoding"]["x"]["title"] == "uplift (pp)"
+    qini = json.loads(next(spec for spec in titles if "Qini curve (holdout)" in spec))
+    assert "domain" in qini["encoding"]["y"]["scale"] and qini["mark"]["clip"] is True
 
     default = _labelled(at.text_input, SAVE_AS).value
     assert default.startswith("visit_causal_forest_")  # unique: data set and time stamp follow
