@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from impactiq.data.demo import DEFAULT_ROWS, DEMO_DATASETS, load_demo
 from impactiq.data.experiment import Experiment
-from impactiq.data.summary import Summary, summarise
 from impactiq.errors import ImpactIQError
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
 from impactiq.uplift.store import SavedModel, list_models, load_model
 from impactiq.uplift.workspace import MAX_AGE_DAYS, Workspace, new_workspace, open_workspace
+
+# The demo data and the summary pull in scipy (a second of start-up): imported where they are
+# used, so that a page that needs neither (the Demo page) opens fast on a server's first visit.
+if TYPE_CHECKING:
+    from impactiq.data.summary import Summary
 
 # The validated Experiment every page works on, and its summary (computed once per load).
 EXPERIMENT = "experiment"
@@ -187,6 +191,9 @@ def show_error(error: ImpactIQError) -> None:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _demo(name: str, n_rows: int, arm: str) -> tuple[Experiment, Summary]:
     """A demo data set and its summary, computed once per choice and shared by reruns."""
+    from impactiq.data.demo import load_demo
+    from impactiq.data.summary import summarise
+
     experiment = load_demo(name, n_rows=n_rows, arm=arm)
     return experiment, summarise(experiment)
 
@@ -198,7 +205,11 @@ def use_experiment(
 
     With `persist` it is also kept in the session's workspace, so that a reload brings it back."""
     st.session_state[EXPERIMENT] = experiment
-    st.session_state[SUMMARY] = summary if summary is not None else summarise(experiment)
+    if summary is None:
+        from impactiq.data.summary import summarise
+
+        summary = summarise(experiment)
+    st.session_state[SUMMARY] = summary
     st.session_state[DATA_SOURCE] = source
     st.session_state[DATA_TOKEN] = uuid.uuid4().hex
     if persist:
@@ -214,9 +225,11 @@ def keep_data() -> Workspace:
     return space
 
 
-def use_demo(name: str, *, n_rows: int = DEFAULT_ROWS, arm: str = "any", persist: bool = True) -> None:
-    """Load a demo data set into the session."""
-    experiment, summary = _demo(name, n_rows, arm)
+def use_demo(name: str, *, n_rows: int | None = None, arm: str = "any", persist: bool = True) -> None:
+    """Load a demo data set into the session (`n_rows` None: the demo's default size)."""
+    from impactiq.data.demo import DEFAULT_ROWS, DEMO_DATASETS
+
+    experiment, summary = _demo(name, DEFAULT_ROWS if n_rows is None else n_rows, arm)
     use_experiment(experiment, summary, f"demo data set: {DEMO_DATASETS[name]}", persist=persist)
 
 

@@ -3,6 +3,8 @@ and the split screen. Everything comes from the demo model and its holdout, so i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from impactiq.decisions import economics, persuadability
@@ -10,7 +12,7 @@ from impactiq.errors import ImpactIQError
 from impactiq.intervals import difference_in_means
 from impactiq.present.formatting import class_label, effect_unit, format_estimate, level_unit, unit_labels
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
-from impactiq.uplift.store import list_models
+from impactiq.uplift.store import list_models, load_model
 from pages import common
 
 common.use_app_navigation()
@@ -26,7 +28,16 @@ st.title("Who converts because we treated them?")
 
 
 def _demo_model():
-    """The demo model (`make setup` trains it), else the newest saved model; None when there is none."""
+    """The demo model (`make setup` trains it), else the newest saved model; None when there is none.
+
+    The demo model is opened directly: listing checks every saved model's files, which a first
+    screen should not wait for."""
+    demo = Path(common.MODELS_DIR) / common.DEMO_MODEL
+    if demo.exists():
+        try:
+            return load_model(demo)
+        except ImpactIQError:
+            pass  # a damaged demo model: fall back to the others, as listed and checked
     models = [m for m in list_models(common.MODELS_DIR) if m["error"] is None and not m["arms"]]
     if not models:
         return None
