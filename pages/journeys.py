@@ -9,7 +9,14 @@ from impactiq.data.reader import read_table
 from impactiq.errors import ImpactIQError
 from impactiq.journeys import causal, summary
 from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute, credit_by_group
-from impactiq.journeys.events import ConversionColumns, HoldoutColumns, TouchpointColumns, prepare_events
+from impactiq.journeys.events import (
+    ConversionColumns,
+    HoldoutColumns,
+    TouchpointColumns,
+    events_as_tables,
+    events_from_tables,
+    prepare_events,
+)
 from impactiq.journeys.heuristics import PositionShares
 from impactiq.journeys.revenue import CREDITS, conversions_from_revenue, revenue_kinds
 from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel
@@ -36,6 +43,8 @@ CONVERSION_KINDS = {
     "revenue": "revenue events: each customer's first event of a kind is the conversion",
 }
 DEMO_SIZES = (5_000, 20_000, 50_000)
+# Where the linked logs are kept in the session's workspace.
+KEPT = "journeys"
 NONE = "(none)"
 
 st.title("Journeys")
@@ -223,12 +232,37 @@ def _demo_logs() -> None:
         _use(events, f"demo journeys of {people:,} people", truth=data.truth, spend=data.spend)
 
 
-def _use(events, source: str, *, truth, spend=None) -> None:
+def _use(events, source: str, *, truth, spend=None, keep: bool = True) -> None:
+    """Make these the journeys the page shows; kept in the session's workspace for a reload."""
     st.session_state[common.JOURNEY_EVENTS] = events
     st.session_state[common.JOURNEY_SOURCE] = source
     st.session_state[common.JOURNEY_TRUTH] = truth
     st.session_state[common.JOURNEY_SPEND] = spend
     st.session_state.pop(common.JOURNEY_RESULT, None)
+    if keep:
+        tables, about = events_as_tables(events)
+        if truth is not None:
+            tables["truth"] = truth
+        if spend is not None:
+            tables["spend"] = spend.rename("spend").rename_axis("channel").reset_index()
+        common.workspace().save_tables(KEPT, tables, {**about, "source": source})
+
+
+def _restore() -> None:
+    """After a reload, the journeys kept in the workspace named by the URL, if any."""
+    if common.JOURNEY_EVENTS in st.session_state or common.WORKSPACE not in st.session_state:
+        return
+    try:
+        kept = st.session_state[common.WORKSPACE].load_tables(KEPT)
+        if kept is None:
+            return
+        tables, about = kept
+        events = events_from_tables(tables, about)
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    spend = tables["spend"].set_index("channel")["spend"] if "spend" in tables else None
+    _use(events, about["source"], truth=tables.get("truth"), spend=spend, keep=False)
 
 
 def _settings(events) -> tuple[tuple[str, ...], AttributionSettings]:
@@ -387,6 +421,7 @@ with upload_tab:
 with demo_tab:
     _demo_logs()
 
+_restore()
 events = st.session_state.get(common.JOURNEY_EVENTS)
 if events is None:
     st.info("Upload a touchpoint log and a conversion log, or open the demo journeys.")

@@ -114,6 +114,31 @@ class Events:
         return self.conversions[self.conversions[STAGE] == stage]
 
 
+def events_as_tables(events: Events) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The linked logs as named tables and a JSON-able description, for keeping them
+    (`uplift.workspace.Workspace.save_tables`); `events_from_tables` reads them back."""
+    tables = {"touches": events.touches, "conversions": events.conversions}
+    if events.holdouts is not None:
+        tables["holdouts"] = events.holdouts
+    return tables, {"identity": events.identity.to_dict(), "warnings": list(events.warnings)}
+
+
+def events_from_tables(tables: dict[str, pd.DataFrame], about: dict) -> Events:
+    """`Events` from what `events_as_tables` wrote."""
+    try:
+        return Events(
+            touches=tables["touches"],
+            conversions=tables["conversions"],
+            identity=IdentityReport.from_dict(about["identity"]),
+            warnings=list(about["warnings"]),
+            holdouts=tables.get("holdouts"),
+        )
+    except (KeyError, TypeError) as error:
+        raise ImpactIQError(
+            f"The journeys kept for this link are incomplete ({error!r}); load them again."
+        ) from error
+
+
 def prepare_events(
     touchpoints: pd.DataFrame,
     conversions: pd.DataFrame,

@@ -24,6 +24,7 @@ be, and which identifiers join two or more customer ids, so that such merges are
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -96,6 +97,34 @@ class IdentityReport:
     ambiguous_identifiers: int
     ambiguous_examples: tuple[AmbiguousIdentifier, ...]
     merged_customers: int
+
+    def to_dict(self) -> dict:
+        """The report as plain JSON-able values (`from_dict` reads it back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> IdentityReport:
+        def table(fields: dict) -> TableReport:
+            return TableReport(
+                **{
+                    **fields,
+                    "unidentified_rows": tuple(fields["unidentified_rows"]),
+                    "invalid_phone_examples": tuple(map(tuple, fields["invalid_phone_examples"])),
+                    "invalid_email_examples": tuple(map(tuple, fields["invalid_email_examples"])),
+                }
+            )
+
+        return cls(
+            tables={name: table(fields) for name, fields in data["tables"].items()},
+            customers=None if data["customers"] is None else table(data["customers"]),
+            people=int(data["people"]),
+            ambiguous_identifiers=int(data["ambiguous_identifiers"]),
+            ambiguous_examples=tuple(
+                AmbiguousIdentifier(e["kind"], e["value"], tuple(e["customer_ids"]))
+                for e in data["ambiguous_examples"]
+            ),
+            merged_customers=int(data["merged_customers"]),
+        )
 
 
 @dataclass(frozen=True)

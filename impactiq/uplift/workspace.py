@@ -10,7 +10,9 @@ in the URL (`?ws=...`):
   data came from);
 - `training.json` while a model is being trained, so that a reload during training can say the
   training was interrupted instead of showing nothing;
-- `models/last`: the last trained model, in the model store's own format (`uplift.store`).
+- `models/last`: the last trained model, in the model store's own format (`uplift.store`);
+- `tables/<section>/`: other pages' work as named Parquet tables and an `about.json` (the
+  Journeys page keeps its linked logs there).
 
 Nothing in a workspace is ever executed: tables are Parquet, arrays npz without pickles, the
 rest JSON. Each file is written to a temporary name and renamed into place, so a reader never
@@ -133,6 +135,45 @@ class Workspace:
         """Clear the mark once the user has been told."""
         (self.path / _TRAINING).unlink(missing_ok=True)
 
+    def save_tables(self, section: str, tables: dict[str, pd.DataFrame], about: dict) -> None:
+        """Keep a page's tables and a JSON-able description under `section`, replacing what was there.
+
+        Written into a new folder that is then swapped in, so a reader sees the old set or the
+        new one, never a mix."""
+        folder = self._section(section)
+        staging = folder.with_name(f".{section}.{secrets.token_hex(4)}")
+        staging.mkdir(parents=True)
+        try:
+            for name, table in tables.items():
+                _check_name(name)
+                table.to_parquet(staging / f"{name}.parquet", index=False)
+            (staging / "about.json").write_text(json.dumps(about), encoding="utf-8")
+            old = folder.with_name(f".{section}.old.{secrets.token_hex(4)}")
+            if folder.exists():
+                os.rename(folder, old)
+            os.rename(staging, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def load_tables(self, section: str) -> tuple[dict[str, pd.DataFrame], dict] | None:
+        """The tables and description kept under `section`; None when there are none."""
+        folder = self._section(section)
+        if not (folder / "about.json").is_file():
+            return None
+        try:
+            about = json.loads((folder / "about.json").read_text(encoding="utf-8"))
+            tables = {path.stem: pd.read_parquet(path) for path in sorted(folder.glob("*.parquet"))}
+        except (OSError, ValueError) as error:
+            raise ImpactIQError(
+                f"The work kept for this link cannot be read ({error}); load it again."
+            ) from error
+        return tables, about
+
+    def _section(self, section: str) -> Path:
+        _check_name(section)
+        return self.path / "tables" / section
+
 
 def new_workspace(root: str | os.PathLike) -> Workspace:
     """A fresh workspace under `root`; workspaces untouched for MAX_AGE_DAYS are removed first."""
@@ -153,6 +194,12 @@ def open_workspace(root: str | os.PathLike, workspace_id: str) -> Workspace | No
         return None
     os.utime(path)  # in use: not stale
     return Workspace(path)
+
+
+def _check_name(name: str) -> None:
+    """A section or table name: lower-case letters, digits and '_' (it becomes a file name)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+        raise ImpactIQError(f"'{name}' cannot name kept work: use lower-case letters, digits and '_'.")
 
 
 def _replace_file(target: Path, write) -> None:

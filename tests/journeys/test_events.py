@@ -136,3 +136,17 @@ def test_revenue_that_is_not_a_number_is_named():
 def test_an_unknown_stage_lists_the_stages():
     with pytest.raises(ImpactIQError, match="stages are booked, paid"):
         _events().of_stage("attended")
+
+
+def test_linked_logs_survive_being_kept_as_tables(tmp_path):
+    from impactiq.journeys.events import events_as_tables, events_from_tables
+    from impactiq.uplift.workspace import new_workspace
+
+    events = _events(holdouts=pd.DataFrame({"customer_id": ["C1"], "channel": ["email"], "held_out": [True]}))
+    space = new_workspace(tmp_path)
+    space.save_tables("journeys", *events_as_tables(events))
+    back = events_from_tables(*space.load_tables("journeys"))
+    pd.testing.assert_frame_equal(back.touches, events.touches, check_dtype=False)
+    pd.testing.assert_frame_equal(back.conversions, events.conversions, check_dtype=False)
+    pd.testing.assert_frame_equal(back.holdouts, events.holdouts, check_dtype=False)
+    assert back.identity == events.identity and back.warnings == events.warnings

@@ -16,6 +16,7 @@ APP = "../../streamlit_app.py"
 @pytest.fixture
 def app(monkeypatch, tmp_path):
     monkeypatch.setattr(common, "MODELS_DIR", str(tmp_path))
+    monkeypatch.setattr(common, "WORKSPACE_DIR", str(tmp_path / "workspaces"))
     at = AppTest.from_file(APP, default_timeout=300)
     at.switch_page("pages/journeys.py")
     at.run()
@@ -144,3 +145,20 @@ def test_revenue_events_become_the_conversions(app):
     credit = _frame(app, "linear")
     assert set(credit["channel"]) == {"call", "display", "email", "search", "social"}
     assert any(plain(f"of {len(billing):,} conversions") in c.value for c in app.caption)
+
+
+def test_a_reload_brings_back_the_journeys(app):
+    """Nothing lost: the linked logs are kept in the workspace the URL names."""
+    _labelled(app.selectbox, "People").set_value(5_000)
+    _labelled(app.button, "Open the demo journeys").click().run()
+    workspace_id = app.query_params[common.QUERY_WORKSPACE]
+    before = _frame(app, "Markov")
+    again = AppTest.from_file(APP, default_timeout=300)
+    again.query_params[common.QUERY_WORKSPACE] = workspace_id
+    again.switch_page("pages/journeys.py")
+    again.run()
+    assert not again.exception, again.exception
+    assert any(plain("demo journeys of 5,000 people") in c.value for c in again.caption)
+    pd.testing.assert_frame_equal(_frame(again, "Markov"), before)
+    assert _frame(again, "incremental, true") is not None  # the truth came back with them
+    assert _frame(again, "ROAS (revenue / spend)") is not None  # and the spend

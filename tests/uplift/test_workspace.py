@@ -81,3 +81,26 @@ def test_a_damaged_workspace_says_so(tmp_path, experiment):
 def test_the_ids_are_long_and_random(tmp_path):
     ids = {new_workspace(tmp_path).id for _ in range(20)}
     assert len(ids) == 20 and all(len(i) == 22 for i in ids)
+
+
+def test_a_pages_tables_come_back_and_replace_the_last_set(tmp_path):
+    space = new_workspace(tmp_path)
+    when = pd.to_datetime(["2024-01-01 10:00", "2024-01-02 11:00"]).tz_localize("Europe/Paris")
+    first = {"touches": pd.DataFrame({"person": [1, 2], "timestamp": when, "channel": ["a", "b"]})}
+    space.save_tables("journeys", first, {"source": "upload", "warnings": ["w"]})
+    tables, about = space.load_tables("journeys")
+    pd.testing.assert_frame_equal(tables["touches"], first["touches"])
+    assert about == {"source": "upload", "warnings": ["w"]}
+    space.save_tables("journeys", {"other": pd.DataFrame({"x": [1]})}, {"source": "demo"})
+    tables, about = space.load_tables("journeys")
+    assert list(tables) == ["other"] and about == {"source": "demo"}
+    assert space.load_tables("nothing_here") is None
+
+
+@pytest.mark.parametrize("name", ["../up", "Journeys", "a b", ""])
+def test_section_and_table_names_are_file_names(tmp_path, name):
+    space = new_workspace(tmp_path)
+    with pytest.raises(ImpactIQError, match="cannot name kept work"):
+        space.save_tables(name, {}, {})
+    with pytest.raises(ImpactIQError, match="cannot name kept work"):
+        space.save_tables("ok", {name: pd.DataFrame()}, {})
