@@ -310,15 +310,13 @@ def _credit(events, result) -> None:
         "credited. Each attributed conversion's credit sums to 1 in every model. Markov: first-order removal effects; "
         "Shapley: conversion rate of journeys with exactly each set of channels (both as in marketing-attribution-models)."
     )
-    groups = events.touches.drop_duplicates("channel").set_index("channel")["group"]
-    grouped = bool((groups != groups.index).any())
-    tabs = st.tabs(["Conversions", "Revenue", *(["By channel group"] if grouped else [])])
+    tabs = st.tabs(["Conversions", "Revenue", *(["By channel group"] if events.grouped else [])])
     tabs[0].dataframe(journey_tables.credit_table(result.credit), hide_index=True, width="stretch")
     tabs[1].dataframe(
         journey_tables.credit_table(result.credit, measure="revenue"), hide_index=True, width="stretch"
     )
-    if grouped:
-        by_group = journey_tables.credit_table(credit_by_group(result.credit, groups))
+    if events.grouped:
+        by_group = journey_tables.credit_table(credit_by_group(result.credit, events.channel_groups))
         tabs[2].dataframe(by_group.rename(columns={"channel": "group"}), hide_index=True, width="stretch")
     st.altair_chart(charts.credit_share_chart(journey_tables.credit_shares(result.credit)), width="stretch")
     st.download_button(
@@ -344,9 +342,8 @@ def _roi(events, result, spend) -> None:
     )
     rows = channel_roi(result.credit, spend)
     st.dataframe(journey_tables.roi_table(rows[rows["model"] == model]), hide_index=True, width="stretch")
-    groups = events.touches.drop_duplicates("channel").set_index("channel")["group"]
-    if (groups != groups.index).any():
-        grouped = group_roi(result.credit, spend, groups)
+    if events.grouped:
+        grouped = group_roi(result.credit, spend, events.channel_groups)
         st.dataframe(
             journey_tables.roi_table(grouped[grouped["model"] == model], by="group"),
             hide_index=True,
@@ -395,9 +392,7 @@ def _causal_check(events, result, truth) -> None:
         st.info(plain(error, MAX_MESSAGE_CHARS))
         return
     st.dataframe(journey_tables.error_table(errors, against=against), hide_index=True, width="stretch")
-    incremental = table[["channel"]].assign(
-        share=table[column].clip(lower=0) / table[column].clip(lower=0).sum()
-    )
+    incremental = table[["channel"]].assign(share=causal.incremental_shares(table, column))
     st.altair_chart(
         charts.credit_against_incremental_chart(
             journey_tables.credit_shares(result.credit), incremental, label=against

@@ -105,6 +105,15 @@ def credit_against_lift(
     return table.reset_index().rename(columns={"index": "channel"})
 
 
+def incremental_shares(table: pd.DataFrame, against: str = "true_incremental") -> pd.Series:
+    """Each channel's share of the incremental conversions in column `against` (a channel that
+    hurt counts as 0): the split a budget should follow."""
+    effect = table[against].clip(lower=0)
+    if not effect.sum() > 0:
+        raise ImpactIQError("No channel has a positive incremental effect to compare the credit with.")
+    return effect / effect.sum()
+
+
 def credit_error(table: pd.DataFrame, models: list[str], against: str = "true_incremental") -> pd.DataFrame:
     """How far each model's split of credit lies from the split of `against` (the truth, or the
     experiment's estimate).
@@ -114,10 +123,7 @@ def credit_error(table: pd.DataFrame, models: list[str], against: str = "true_in
     credit that sits on the wrong channels (half the sum over channels of |credit share -
     incremental share|, 0 when the splits agree, 1 when they share nothing), and the channel whose
     share is furthest off, with its credit share and incremental share."""
-    effect = table[against].clip(lower=0)
-    if not effect.sum() > 0:
-        raise ImpactIQError("No channel has a positive incremental effect to compare the credit with.")
-    target = effect / effect.sum()
+    target = incremental_shares(table, against)
     rows = []
     for model in models:
         share = table[model].fillna(0) / table[model].sum()

@@ -100,6 +100,17 @@ class Events:
     holdouts: pd.DataFrame | None = None
 
     @property
+    def channel_groups(self) -> pd.Series:
+        """Each channel's group (itself, unless a channel map grouped it), indexed by channel."""
+        return self.touches.drop_duplicates(CHANNEL).set_index(CHANNEL)[GROUP]
+
+    @property
+    def grouped(self) -> bool:
+        """Whether a channel map put any channel in a group other than itself."""
+        groups = self.channel_groups
+        return bool((groups != groups.index).any())
+
+    @property
     def stages(self) -> tuple[str, ...]:
         return tuple(sorted(self.conversions[STAGE].unique()))
 

@@ -118,6 +118,12 @@ def test_the_channel_map_renames_sources_and_groups_them():
     )
     assert list(events.touches["channel"]) == ["phone", "web", "email", "phone"]
     assert list(events.touches["group"]) == ["offline", "online", "email", "offline"]
+    assert events.grouped and events.channel_groups.to_dict() == {
+        "phone": "offline",
+        "web": "online",
+        "email": "email",
+    }
+    assert not _events().grouped
 
 
 def test_a_channel_map_must_name_each_source_once():
