@@ -238,3 +238,28 @@ def test_the_balance_chart_agrees_with_the_randomization_verdict(app):
     status = {v for table in tables if "status" in table.column_names for v in table["status"].to_pylist()}
     # 300 rows: some differences exceed 0.1 by chance, and the chart says so without alarm.
     assert "large, within chance" in status and "imbalanced" not in status
+
+
+def test_numbered_treatment_groups_are_offered_in_numeric_order(app):
+    """Seen: treatment values sorted as text (1, 10, 11, 2)."""
+    groups = [1, 2, 10, 11] * 30
+    table = "cell,bought,age\n" + "".join(f"{g},{i % 2},{20 + i % 30}\n" for i, g in enumerate(groups))
+    _labelled(app.file_uploader, UPLOAD).upload("cells.csv", table.encode(), "text/csv")
+    app.run()
+    _labelled(app.selectbox, "Treatment column").set_value("cell").run()
+    assert [str(v) for v in _labelled(app.multiselect, "Treated values").options] == ["1", "2", "10", "11"]
+
+
+def test_a_lift_over_a_control_of_zero_says_why_it_is_missing(app):
+    """Seen: '+nan%' relative lift when a control rate is 0."""
+    rows = [(1, i % 3 == 0, 20 + i % 40) for i in range(200)] + [(0, 0, 20 + i % 40) for i in range(200)]
+    table = "treatment,conversion,age\n" + "".join(f"{t},{int(y)},{a}\n" for t, y, a in rows)
+    _labelled(app.file_uploader, UPLOAD).upload("zero.csv", table.encode(), "text/csv")
+    app.run()
+    _labelled(app.button, "Use this mapping").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    effects = next(
+        d.value for d in [*app.dataframe, *app.table] if "relative lift [95% CI]" in d.value.columns
+    )
+    shown = " ".join(map(str, effects["relative lift [95% CI]"]))
+    assert "nan" not in shown.lower() and "control is 0" in shown
