@@ -73,10 +73,14 @@ def app_models(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def app_url(app_models):
-    """A real `streamlit run` of the app on a free port, stopped after the module."""
+def app_url(app_models, tmp_path_factory):
+    """A real `streamlit run` of the app on a free port, stopped after the module.
+
+    The server's output goes to a log file: a pipe that nobody reads fills up (64 KB of
+    warnings over a module of journeys) and blocks the server in the middle of a page."""
     port = _free_port()
     env = {**os.environ, "IMPACTIQ_MODELS_DIR": str(app_models)}
+    log = (tmp_path_factory.mktemp("server") / "streamlit.log").open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -93,7 +97,7 @@ def app_url(app_models):
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -102,7 +106,12 @@ def app_url(app_models):
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +308,7 @@ def test_every_page_is_captured_without_an_error(page, app_url):
     """A screenshot of every page (after the journeys above have saved models), for people to look at."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for name, path in PAGES.items():
-        page.goto(f"{app_url}/{path}")
+        page.goto(f"{app_url}/{path}", wait_until="domcontentloaded")
         page.get_by_role("heading", level=1).first.wait_for()
         page.wait_for_load_state("networkidle")
         _no_exception(page)
