@@ -198,7 +198,8 @@ def test_journey(page, app_url, tmp_path):
 
     navigation.get_by_role("link", name="Simulator").click()
     page.get_by_text("Result: visit").wait_for()
-    uplift = page.locator('[data-testid="stMetric"]').filter(has_text="Uplift").first
+    # The metric labelled exactly "Uplift" (not "Uplift percentile among holdout users").
+    uplift = page.locator('[data-testid="stMetric"]').filter(has=page.get_by_text("Uplift", exact=True)).first
     uplift.wait_for()
     assert "pp" in uplift.inner_text()
     _no_exception(page)
