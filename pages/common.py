@@ -279,6 +279,16 @@ def pick_model(
     name = st.selectbox("Model", names, index=names.index(default), help="Saved models, newest first.")
     st.session_state[MODEL_NAME] = name
     entry = models[names.index(name)]
+    # Every result below belongs to this model and the data it was trained on: said once, here.
+    rows = f"{entry['rows']:,} rows" if isinstance(entry["rows"], int) else "rows not recorded"
+    st.caption(
+        plain(
+            f"Results of model {name}: {entry['estimator']} on {entry['outcome']}, trained on "
+            f"{entry['data_set'] or 'a data set not recorded'} ({rows}), saved "
+            f"{str(entry['created'])[:16].replace('T', ' ')} UTC.",
+            MAX_MESSAGE_CHARS,
+        )
+    )
     try:
         model = load_saved_model(str(entry["path"]), entry["version"])
         _ = model.holdout  # parsed here, so a damaged file stops the page with its reason

@@ -120,6 +120,11 @@ def test_the_uplift_shown_is_the_models(app, saved):
         "Expected incremental profit per contact" in e.value for e in [*app.success, *app.warning, *app.error]
     )
     assert any(c.value.startswith("Method: baseline Shapley") for c in app.caption)
+    # Every result says which model, and which data, it belongs to.
+    assert any(
+        c.value.startswith(plain(f"Results of model {MODEL}: causal_forest on visit, trained on"))
+        for c in app.caption
+    )
 
 
 def test_the_scenario_lives_in_the_url(app, saved):
