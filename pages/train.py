@@ -9,8 +9,15 @@ import streamlit as st
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import N_BOOT
 from impactiq.evaluation.training import train_model
+from impactiq.evaluation.validation import best_linear_predictor
 from impactiq.present import charts
-from impactiq.present.tables import broken_models_table, metrics_table, models_table, quality_verdict
+from impactiq.present.tables import (
+    broken_models_table,
+    heterogeneity_verdict,
+    metrics_table,
+    models_table,
+    quality_verdict,
+)
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS, MULTI_ARM_ESTIMATORS
@@ -98,6 +105,11 @@ def _results(model, title: str) -> None:
     st.subheader(title)
     level, verdict = quality_verdict(model.metrics)
     {"good": st.success, "bad": st.warning}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
+    try:
+        level, verdict = heterogeneity_verdict(best_linear_predictor(holdout), binary=binary)
+    except ImpactIQError as error:
+        level, verdict = "none", str(error)
+    {"good": st.success, "off": st.warning}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
     common.show_table(metrics_table(model.metrics, binary=binary))
     qini, uplift = charts.evaluation_charts(holdout)
     left, right = st.columns(2)

@@ -72,6 +72,35 @@ def quality_verdict(metrics: dict) -> tuple[str, str]:
     )
 
 
+def heterogeneity_verdict(blp, *, binary: bool) -> tuple[str, str]:
+    """The best linear predictor test (`evaluation.validation`) in words: is there heterogeneity the
+    model captures, and are its predictions calibrated (slope 1), overconfident (below 1) or
+    underconfident (above 1)? Returns (level, sentence), level "good", "none" or "off"."""
+    low, high = blp.slope_interval
+    slope = format_estimate(blp.slope, low, high, "score")
+    ate = format_estimate(blp.ate, *blp.ate_interval, effect_unit(binary))
+    test = f"best linear predictor slope {slope}, one-sided p = {blp.p_value:.2g}; 1 means calibrated"
+    if not blp.p_value < 0.05:
+        return "none", (
+            f"No evidence that the model captures heterogeneity ({test}): decide with the average effect, "
+            f"{ate} (doubly robust, 95% CI)."
+        )
+    if low <= 1.0 <= high:
+        return (
+            "good",
+            f"The model captures real differences between users and its predictions are calibrated ({test}).",
+        )
+    if high < 1.0:
+        return "off", (
+            f"The model captures real differences between users, but overstates them: it is overconfident "
+            f"({test}). Rank by it; do not take its individual numbers at face value."
+        )
+    return "off", (
+        f"The model captures real differences between users, and they are larger than it predicts: it is "
+        f"underconfident ({test})."
+    )
+
+
 def models_table(models: list[dict]) -> pd.DataFrame:
     """Usable saved models (`uplift.store.list_models`): what each was trained on, and its holdout Qini."""
     rows = []

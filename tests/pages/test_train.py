@@ -48,6 +48,8 @@ def test_train_small_model_shows_qini_chart_and_metrics(train_page, models_dir):
     assert any("causal_forest on visit" in s.value for s in at.subheader)
     # The ranking's quality in words, from the Qini's interval.
     assert any("ranks users" in m.value for m in [*at.success, *at.info, *at.warning])
+    # Heterogeneity and calibration in words (the best linear predictor test).
+    assert any("best linear predictor slope" in m.value for m in [*at.success, *at.info, *at.warning])
     # Seen: the metrics' notes were cut off; a static table wraps them.
     table = next(t.value for t in at.table if t.value.index.name == "metric")
     assert table.loc["Qini coefficient (normalised, scikit-uplift)", "estimate [95% CI]"].count("[") == 1

@@ -9,6 +9,7 @@ from impactiq.present.tables import (
     broken_models_table,
     channels_table,
     effects_table,
+    heterogeneity_verdict,
     metrics_table,
     models_table,
     policies_table,
@@ -235,3 +236,20 @@ def test_model_quality_is_said_in_words_from_the_qini_interval(qini, level, word
     """Seen: Qini 0.0078 [-0.0122, 0.0299] and nothing said it ranks no better than random."""
     said, sentence = quality_verdict({"qini_auc_score": qini})
     assert said == level and words in sentence
+
+
+@pytest.mark.parametrize(
+    ("slope", "se", "p", "level", "words"),
+    [
+        (0.95, 0.2, 1e-6, "good", "calibrated"),
+        (0.4, 0.1, 1e-6, "off", "overconfident"),
+        (2.5, 0.3, 1e-6, "off", "underconfident"),
+        (0.1, 0.3, 0.37, "none", "No evidence"),
+    ],
+)
+def test_the_heterogeneity_test_is_said_in_words(slope, se, p, level, words):
+    from impactiq.evaluation.validation import BestLinearPredictor
+
+    blp = BestLinearPredictor(ate=0.01, ate_se=0.002, slope=slope, slope_se=se, p_value=p, n=1000)
+    said, sentence = heterogeneity_verdict(blp, binary=True)
+    assert said == level and words in sentence and "slope" in sentence
