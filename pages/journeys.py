@@ -46,6 +46,23 @@ DEMO_SIZES = (5_000, 20_000, 50_000)
 # Where the linked logs are kept in the session's workspace.
 KEPT = "journeys"
 NONE = "(none)"
+# The roles each file's column choosers offer, with their labels; the required ones have no "(none)".
+TOUCH_ROLES = {
+    "timestamp": "Time",
+    "channel": "Channel or source",
+    "customer_id": "Customer id",
+    "phone": "Phone",
+    "email": "E-mail",
+}
+CONVERSION_ROLES = {
+    "timestamp": "Time",
+    "customer_id": "Customer id",
+    "phone": "Phone",
+    "email": "E-mail",
+    "stage": "Stage",
+    "revenue": "Revenue",
+}
+REQUIRED = {"timestamp", "channel"}
 
 st.title("Journeys")
 st.caption(
@@ -89,34 +106,31 @@ def _pick(label: str, columns: list[str], default: str | None, *, optional: bool
     return None if chosen == NONE else chosen
 
 
+def _column_form(kind, upload, roles: dict[str, str], prefix: str):
+    """One file's column choosers (`roles`: role -> label), defaulting to the usual names."""
+    _, name, table = upload
+    st.markdown(f"**{plain(name)}**")
+    default = kind.suggest(table.columns)
+    columns = list(map(str, table.columns))
+    return kind(
+        **{
+            role: _pick(
+                label, columns, getattr(default, role), optional=role not in REQUIRED, key=f"{prefix}_{role}"
+            )
+            for role, label in roles.items()
+        }
+    )
+
+
 def _mapping(tables: dict) -> dict:
     """Which column holds what, per file, from the widgets (defaults: the usual names)."""
-    touch = tables["touchpoints"][2]
-    conv = tables["conversions"][2]
     with st.expander("Columns", expanded=False):
         left, right = st.columns(2)
         with left:
-            st.markdown(f"**{plain(tables['touchpoints'][1])}**")
-            t_default = TouchpointColumns.suggest(touch.columns)
-            t_cols = list(map(str, touch.columns))
-            touch_columns = TouchpointColumns(
-                timestamp=_pick("Time", t_cols, "timestamp", optional=False, key="jt_time"),
-                channel=_pick("Channel or source", t_cols, "channel", optional=False, key="jt_channel"),
-                customer_id=_pick("Customer id", t_cols, t_default.customer_id, optional=True, key="jt_id"),
-                phone=_pick("Phone", t_cols, t_default.phone, optional=True, key="jt_phone"),
-                email=_pick("E-mail", t_cols, t_default.email, optional=True, key="jt_email"),
-            )
+            touch_columns = _column_form(TouchpointColumns, tables["touchpoints"], TOUCH_ROLES, "jt")
         with right:
-            st.markdown(f"**{plain(tables['conversions'][1])}**")
-            c_default = ConversionColumns.suggest(conv.columns)
-            c_cols = list(map(str, conv.columns))
-            conversion_columns = ConversionColumns(
-                timestamp=_pick("Time", c_cols, "timestamp", optional=False, key="jc_time"),
-                customer_id=_pick("Customer id", c_cols, c_default.customer_id, optional=True, key="jc_id"),
-                phone=_pick("Phone", c_cols, c_default.phone, optional=True, key="jc_phone"),
-                email=_pick("E-mail", c_cols, c_default.email, optional=True, key="jc_email"),
-                stage=_pick("Stage", c_cols, c_default.stage, optional=True, key="jc_stage"),
-                revenue=_pick("Revenue", c_cols, c_default.revenue, optional=True, key="jc_revenue"),
+            conversion_columns = _column_form(
+                ConversionColumns, tables["conversions"], CONVERSION_ROLES, "jc"
             )
         region = st.text_input("Country of phone numbers written without a country code", "US", max_chars=2)
     return {
