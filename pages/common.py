@@ -180,6 +180,14 @@ def show_table(frame) -> None:
     st.table(frame.set_index(frame.columns[0]))
 
 
+def show_verdict(level: str, verdict: str) -> None:
+    """A verdict in words (`present.tables.quality_verdict`, `heterogeneity_verdict`): green when
+    good, amber when bad or off, blue otherwise."""
+    {"good": st.success, "bad": st.warning, "off": st.warning}.get(level, st.info)(
+        plain(verdict, MAX_MESSAGE_CHARS)
+    )
+
+
 def show_error(error: ImpactIQError) -> None:
     """Show a user-fixable problem; what the user had before stays loaded.
 

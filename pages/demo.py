@@ -99,8 +99,7 @@ st.write(
 )
 
 st.header("2. The model")
-level, verdict = quality_verdict(model.metrics)
-{"good": st.success, "bad": st.warning}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
+common.show_verdict(*quality_verdict(model.metrics))
 qini, _ = charts.evaluation_charts(holdout)
 st.altair_chart(qini, width="stretch")
 

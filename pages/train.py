@@ -18,7 +18,7 @@ from impactiq.present.tables import (
     models_table,
     quality_verdict,
 )
-from impactiq.present.text import MAX_MESSAGE_CHARS, plain
+from impactiq.present.text import plain
 from impactiq.uplift.arms import ArmView
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS, MULTI_ARM_ESTIMATORS
 from impactiq.uplift.store import ModelExistsError, default_model_name, delete_model, list_models, save_model
@@ -103,13 +103,12 @@ def _results(model, title: str) -> None:
     holdout = model.holdout
     binary = model.schema.is_binary(model.outcome)
     st.subheader(title)
-    level, verdict = quality_verdict(model.metrics)
-    {"good": st.success, "bad": st.warning}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
+    common.show_verdict(*quality_verdict(model.metrics))
     try:
         level, verdict = heterogeneity_verdict(best_linear_predictor(holdout), binary=binary)
     except ImpactIQError as error:
         level, verdict = "none", str(error)
-    {"good": st.success, "off": st.warning}.get(level, st.info)(plain(verdict, MAX_MESSAGE_CHARS))
+    common.show_verdict(level, verdict)
     common.show_table(metrics_table(model.metrics, binary=binary))
     qini, uplift = charts.evaluation_charts(holdout)
     left, right = st.columns(2)
