@@ -59,6 +59,11 @@ def stratified_sample(experiment: Experiment, outcome: str, sample, seed: int) -
     rows = _stratified_draw(
         _strata(_groups(experiment), experiment.y(outcome)), int(sample), np.random.default_rng(seed)
     )
+    return subset_experiment(experiment, rows)
+
+
+def subset_experiment(experiment: Experiment, rows: np.ndarray) -> Experiment:
+    """The experiment's rows at positions `rows`, renumbered from 0, with its schema and warnings."""
     return Experiment(
         name=experiment.name,
         frame=experiment.frame.iloc[rows].reset_index(drop=True),

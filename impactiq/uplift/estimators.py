@@ -60,6 +60,8 @@ from impactiq.uplift.forest import ArmForests, ForestPredictor
 from impactiq.uplift.portable import (
     ESTIMATORS,
     MAX_ARMS,
+    MAX_INTERVAL_SCALE,
+    MIN_INTERVAL_SCALE,
     MULTI_ARM_ESTIMATORS,
     PortableModel,
     normal_quantile,
@@ -122,20 +124,21 @@ def forest_params(n_rows: int, n_arms: int = 1) -> dict[str, Any]:
     Here s = 10 n^0.6 (10k rows at 100k, 40k at 1M), capped at 45% of the data, the most the
     interval theory and EconML allow. Leaves hold at least sqrt(n)/6 rows (53 at 100k, 167 at
     1M): an effect on a rare binary outcome is a difference of two small rates, leaves of a few
-    rows make it noise, and leaves too large smooth real differences away and leave the
-    intervals centred off the truth. On the Criteo-like data these settings gave 95% intervals
-    that covered the true effect for 94-97% of holdout rows at 80k, 300k and 1M training rows
-    (bench/bench_models.py). The 200 trees (a multiple of EconML's sub-forest size 4) keep the
-    forest's Monte Carlo noise small next to its sampling error. `criterion="het"` splits on
-    effect heterogeneity, as in the paper; on the same data it gave a slightly lower error than
-    EconML's default "mse" at each size we compared (100k, 300k, 1M).
+    rows make it noise, and leaves too large smooth real differences away. Smaller leaves (sqrt(n)/10
+    or /16) had a larger error against the truth on the Criteo-like data and on every design of
+    `data.designs` (10-40% more), so the leaves stay this size and the bias they leave is what the
+    interval calibration accounts for (`evaluation.calibration`, bench/bench_coverage.py). The 200
+    trees (a multiple of EconML's sub-forest size 4) keep the forest's Monte Carlo noise small next
+    to its sampling error. `criterion="het"` splits on effect heterogeneity, as in the paper; on
+    the Criteo-like data it gave a slightly lower error than EconML's default "mse" at each size
+    we compared (100k, 300k, 1M).
 
     With `n_arms` treated arms a leaf estimates that many effects from the same rows, so it
     holds `n_arms` times as many: on the three-channel synthetic data (bench/bench_channels.py
     and the same fit with other leaf sizes) the two-arm size gave intervals far too wide
     (coverage 0.98-1.00 at 1M rows), three times the size gave e-mail 0.94 and social 0.95
-    with a third less error (display, whose effect varies least within segments, stays at 0.998), four times
-    0.92/0.93/0.996. Two-arm models are unchanged.
+    with a third less error (display, whose effect varies least within segments, stays at 0.998
+    until the interval calibration corrects it), four times 0.92/0.93/0.996.
     """
     tree_rows = _TREE_ROWS_SCALE * n_rows**_TREE_ROWS_POWER
     return {
@@ -487,6 +490,26 @@ class UpliftModel(BaseEstimator):
         if not self.bootstrap_estimators_:
             return "none (n_bootstrap=0)"
         return f"bootstrap ({len(self.bootstrap_estimators_)} refits within arms, normal approximation)"
+
+    def set_interval_scale(self, scale: tuple[float, ...]) -> None:
+        """Multiply each arm's interval half-width by its factor (learned by
+        `evaluation.calibration.calibrate_intervals`); the interval method says so."""
+        self._check_fitted()
+        if not self.has_intervals:
+            raise ImpactIQError(f"The {self.estimator} model has no intervals to calibrate.")
+        scale = tuple(float(v) for v in scale)
+        if len(scale) != self.n_arms_ or not all(
+            MIN_INTERVAL_SCALE <= v <= MAX_INTERVAL_SCALE for v in scale
+        ):
+            raise ImpactIQError(
+                f"Give one interval factor per arm ({self.n_arms_}) between {MIN_INTERVAL_SCALE} and "
+                f"{MAX_INTERVAL_SCALE}; got {scale}."
+            )
+        factors = ", ".join(f"{v:.2f}" for v in scale)
+        self.portable_.interval_scale_ = scale
+        self.portable_.interval_method = (
+            f"{self._interval_method()}; width calibrated on a simulated twin of the data (factor {factors})"
+        )
 
     # ---------------------------------------------------------------- estimates
     def _check_fitted(self) -> None:

@@ -43,6 +43,8 @@ _FORESTS = ("causal_forest", "dr")
 # Estimators that fit several treated arms; the others fit one (see `UpliftModel.fit`).
 MULTI_ARM_ESTIMATORS = ("causal_forest", "dr", "t_learner", "s_learner")
 MAX_ARMS = 8
+# The range an interval calibration factor may take (`evaluation.calibration` keeps to it).
+MIN_INTERVAL_SCALE, MAX_INTERVAL_SCALE = 0.25, 4.0
 _META = ("t_learner", "x_learner", "s_learner")
 # Boosters of one effect estimate: T (control, treated arm), X (effect on control, on treated), S.
 _EFFECT_BOOSTERS = {"t_learner": ("arms", 2), "x_learner": ("cate", 2), "s_learner": ("overall", 1)}
@@ -81,6 +83,7 @@ class PortableModel:
         forest: ForestPredictor | ArmForests | None = None,
         linear: tuple[np.ndarray, np.ndarray] | None = None,
         arm_shares: tuple[float, ...] | None = None,
+        interval_scale: tuple[float, ...] | None = None,
         n_jobs: int = -1,
     ):
         self.estimator = estimator
@@ -91,6 +94,8 @@ class PortableModel:
         self.arm_shares_ = tuple(float(share) for share in shares)
         self.outcome_floor_ = float(outcome_floor)
         self.interval_method = interval_method
+        # Each arm's factor on its interval's half-width, learned by `evaluation.calibration`.
+        self.interval_scale_ = tuple(float(v) for v in (interval_scale or (1.0,) * (len(shares) - 1)))
         self.encoder_ = encoder
         self.boosters_ = boosters
         self.forest_ = forest
@@ -116,6 +121,11 @@ class PortableModel:
             raise ImpactIQError("The saved model's arm shares are not probabilities; retrain it.")
         if k > 1 and self.estimator not in MULTI_ARM_ESTIMATORS:
             raise ImpactIQError(f"A saved {self.estimator} model cannot have {k} arms; retrain it.")
+        scale = np.asarray(self.interval_scale_)
+        if scale.shape != (k,) or not np.all((scale >= MIN_INTERVAL_SCALE) & (scale <= MAX_INTERVAL_SCALE)):
+            raise ImpactIQError(
+                "The saved model's interval calibration is not one factor per arm in range; retrain it."
+            )
         n_out = len(self.encoder_.feature_names_out_)
         needed = {_OUTCOME_BOOSTERS[self.estimator]}
         if self.estimator in _META:
@@ -234,6 +244,7 @@ class PortableModel:
         else:
             point = self.effects_of(features)
             se = self._bootstrap_by_arm(features).std(axis=0, ddof=1)
+        se = se * np.asarray(self.interval_scale_)[None, :]
         return point, point - z * se, point + z * se
 
     def compare_arms(
@@ -272,6 +283,9 @@ class PortableModel:
         else:
             point = self.effects_of(features) @ sign
             se = (self._bootstrap_by_arm(features) @ sign).std(axis=0, ddof=1)
+        # A difference of two arms takes the root mean square of their calibration factors.
+        scales = np.asarray(self.interval_scale_)[np.flatnonzero(sign)]
+        se = se * float(np.sqrt(np.mean(scales**2)))
         return point, point - z * se, point + z * se
 
     def bootstrap_effects(self, features: np.ndarray) -> np.ndarray:
@@ -386,6 +400,7 @@ class PortableModel:
             "arm_shares": list(self.arm_shares_),
             "outcome_floor": None if np.isinf(self.outcome_floor_) else self.outcome_floor_,
             "interval_method": self.interval_method,
+            "interval_scale": list(self.interval_scale_),
             "encoder": self.encoder_.to_dict(),
             "boosters": {role: [b.text for b in boosters] for role, boosters in self.boosters_.items()},
         }
@@ -455,6 +470,8 @@ class PortableModel:
                 arm_shares=tuple(float(v) for v in structure["arm_shares"]),
                 outcome_floor=-np.inf if floor is None else float(floor),
                 interval_method=str(structure["interval_method"]),
+                # Models saved before interval calibration existed have uncalibrated intervals.
+                interval_scale=tuple(float(v) for v in structure.get("interval_scale", [1.0] * n_arms)),
                 encoder=FeatureEncoder.from_dict(structure["encoder"]),
                 boosters=boosters,
                 forest=forest,

@@ -1,0 +1,108 @@
+"""Interval calibration on a simulated twin: factors learned, applied, saved, and the truth nearer 95%."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from impactiq.data.designs import design_experiment
+from impactiq.errors import ImpactIQError
+from impactiq.evaluation.calibration import calibrate_intervals
+from impactiq.evaluation.training import train_model
+from impactiq.uplift.estimators import UpliftModel
+from impactiq.uplift.portable import PortableModel
+
+FAST = {"n_estimators": 20, "min_samples_leaf": 20}
+
+
+@pytest.fixture(scope="module")
+def steps():
+    return design_experiment("steps", 4_000, seed=2)
+
+
+def _fitted(experiment, **options):
+    model = UpliftModel(estimator="causal_forest", random_state=0, params=FAST, **options)
+    return model.fit(experiment.y("y"), experiment.t, experiment.X)
+
+
+def test_the_factor_is_applied_to_every_interval_and_named_in_the_method(steps):
+    model = _fitted(steps)
+    before = model.effect_with_interval(steps.X)
+    rows = np.arange(steps.n_rows)
+    calibration = calibrate_intervals(model, steps.y("y"), steps.t, steps.X, rows[:3000], rows[3000:], seed=0)
+    (factor,) = calibration.scale
+    assert 0.25 <= factor <= 4.0 and 0.0 <= calibration.twin_coverage[0] <= 1.0
+    point, lower, upper = model.effect_with_interval(steps.X)
+    assert np.array_equal(point, before[0])
+    assert np.allclose(upper - point, factor * (before[2] - before[0]))
+    assert f"factor {factor:.2f}" in model.interval_method
+
+
+def test_the_twin_is_seeded(steps):
+    rows = np.arange(steps.n_rows)
+    factors = [
+        calibrate_intervals(
+            _fitted(steps), steps.y("y"), steps.t, steps.X, rows[:3000], rows[3000:], seed=5
+        ).scale
+        for _ in range(2)
+    ]
+    assert factors[0] == factors[1]
+
+
+def test_training_calibrates_and_a_saved_model_keeps_the_factor(steps, tmp_path):
+    trained = train_model(steps, outcome="y", params=FAST, n_boot=20)
+    calibration = trained.data["interval_calibration"]
+    assert calibration["n_validation"] > 200 and len(calibration["scale"]) == 1
+    assert "simulated twin" in trained.model.interval_method
+    trained.model.portable_.save(tmp_path)
+    loaded = PortableModel.load(tmp_path)
+    assert loaded.interval_scale_ == tuple(calibration["scale"])
+    assert np.allclose(loaded.effect_interval(steps.X)[1], trained.model.effect_interval(steps.X)[1])
+    uncalibrated = train_model(steps, outcome="y", params=FAST, n_boot=20, calibrate=False)
+    assert "interval_calibration" not in uncalibrated.data
+
+
+def test_an_amount_outcome_and_several_arms_are_calibrated(steps):
+    amount = design_experiment("amount", 3_000, seed=1)
+    model = UpliftModel(estimator="causal_forest", binary_outcome=False, params=FAST).fit(
+        amount.y("y"), amount.t, amount.X
+    )
+    rows = np.arange(amount.n_rows)
+    assert (
+        len(
+            calibrate_intervals(
+                model, amount.y("y"), amount.t, amount.X, rows[:2200], rows[2200:], seed=0
+            ).scale
+        )
+        == 1
+    )
+    arms = np.where(steps.t == 1, 1 + (steps.X["x8"].to_numpy() > 0.5), 0)
+    model = UpliftModel(estimator="causal_forest", params=FAST).fit(steps.y("y"), arms, steps.X)
+    rows = np.arange(steps.n_rows)
+    calibration = calibrate_intervals(model, steps.y("y"), arms, steps.X, rows[:3000], rows[3000:], seed=0)
+    assert len(calibration.scale) == 2
+    _, lower, upper = model.effect_by_arm_with_interval(steps.X.iloc[:5])
+    assert lower.shape == (5, 2) and np.all(upper >= lower)
+
+
+def test_too_few_validation_rows_and_a_model_without_intervals_are_refused(steps):
+    rows = np.arange(steps.n_rows)
+    with pytest.raises(ImpactIQError, match="at least 200 validation rows"):
+        calibrate_intervals(_fitted(steps), steps.y("y"), steps.t, steps.X, rows[:3900], rows[3900:], seed=0)
+    bare = UpliftModel(estimator="t_learner", n_bootstrap=0).fit(steps.y("y"), steps.t, steps.X)
+    with pytest.raises(ImpactIQError, match="no intervals to calibrate"):
+        calibrate_intervals(bare, steps.y("y"), steps.t, steps.X, rows[:3000], rows[3000:], seed=0)
+    with pytest.raises(ImpactIQError, match="one interval factor per arm"):
+        _fitted(steps).set_interval_scale((0.1,))
+
+
+def test_a_forest_twin_takes_its_truth_from_a_forest_with_smaller_leaves(steps):
+    """The twin's truth must keep structure the model smooths away: leaves 13/6 times smaller."""
+    from impactiq.evaluation.calibration import SHARPER, _sharper
+
+    model = _fitted(steps)
+    sharper = _sharper(model, steps.y("y"), steps.t, steps.X)
+    assert sharper.params_["min_samples_leaf"] == round(20 / SHARPER) == 9
+    assert sharper.params_["n_estimators"] == model.params_["n_estimators"]
+    # Smaller leaves follow the data more closely: their effects spread more.
+    assert sharper.effect(steps.X).std() > model.effect(steps.X).std()
