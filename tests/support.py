@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impactiq.data.schema import Schema
+from impactiq.data.experiment import Experiment, prepare_experiment
+from impactiq.data.schema import Schema, build_schema
 
 FORM_SCHEMA = Schema(
     treatment="t",
@@ -92,3 +93,14 @@ def form_holdout() -> pd.DataFrame:
             "channel": ["Web", "Shop", "Phone", "Web"],
         }
     )
+
+
+def strong_effect(n: int, seed: int) -> Experiment:
+    """A 0/1 outcome whose effect is +25 pp where x0 > 0 and +10 pp elsewhere, 50/50 split."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    t = rng.integers(0, 2, n)
+    p = 0.3 + 0.1 * x[:, 1].clip(-1, 1) + t * np.where(x[:, 0] > 0, 0.25, 0.10)
+    frame = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(t=t, y=(rng.random(n) < p).astype(int))
+    schema = build_schema(frame, treatment="t", treated_values=[1], control_values=[0], outcomes=["y"])
+    return prepare_experiment(frame, schema, name="strong effect")

@@ -20,10 +20,12 @@ import pandas as pd
 
 from impactiq.data.experiment import Experiment, check_outcome
 from impactiq.data.fingerprint import fingerprint_experiment
-from impactiq.data.sampling import split_holdout, stratified_sample
 from impactiq.data.schema import Schema, arm_label, restrict_features
 from impactiq.errors import ImpactIQError
+from impactiq.evaluation.calibration import calibrate_intervals
+from impactiq.evaluation.comparison import AUTO, compare_estimators
 from impactiq.evaluation.holdout import N_BOOT, decile_table, holdout_metrics
+from impactiq.evaluation.splits import training_split, validation_split
 from impactiq.uplift.arms import (
     ARM_COLUMN,
     arm_columns,
@@ -39,7 +41,9 @@ from impactiq.uplift.trained import TrainedModel
 STAGES = (
     "sampling",
     "splitting holdout",
+    "comparing estimators",
     "fitting nuisance and effect models",
+    "calibrating intervals",
     "scoring holdout",
     "evaluating",
 )
@@ -61,6 +65,7 @@ def train_model(
     seed: int = 0,
     params: dict | None = None,
     n_boot: int = N_BOOT,
+    calibrate: bool = True,
     on_stage: Callable[[str], None] | None = None,
 ) -> TrainedModel:
     """Fit an uplift model for `outcome` on part of `experiment` and score it on the rest.
@@ -69,6 +74,10 @@ def train_model(
     seeded, stratified subsample of that many rows (a quick first model on a large file). An
     experiment with separate arms (`Experiment.arm`) gives a multi-arm model, judged arm by
     arm against control (see `TrainedModel`).
+    `estimator="auto"` (`AUTO`) fits every estimator on the training rows less a validation fold,
+    picks the one with the smallest doubly robust loss there (`evaluation.comparison`; the
+    holdout plays no part), refits it on all training rows and records the comparison in
+    `data["selection"]`; it needs a single treatment.
     `on_stage(name)` is called as each stage in `STAGES` starts, so a caller can show
     progress; it is a plain callable so that this runs headless too.
     """
@@ -81,13 +90,17 @@ def train_model(
     schema = restrict_features(experiment.schema, features)
     _check_feature_names(schema)
     data = {"fingerprint": fingerprint_experiment(experiment, outcome, features)}
-    if sample is not None:
-        report("sampling")
-        experiment = stratified_sample(experiment, outcome, sample, seed)
-    data.update(name=experiment.name, sample=sample, n_rows=experiment.n_rows, test_size=test_size)
-
-    report("splitting holdout")
-    train, holdout_rows = split_holdout(experiment, outcome, test_size=test_size, seed=seed)
+    experiment, train, holdout_rows = training_split(
+        experiment, outcome, sample=sample, test_size=test_size, seed=seed, on_stage=report
+    )
+    data.update(
+        name=experiment.name,
+        sample=sample,
+        n_rows=experiment.n_rows,
+        test_size=test_size,
+        # The constructor overrides, so refutation can refit the model exactly as it was fitted.
+        param_overrides=params,
+    )
     X = experiment.frame[list(schema.features)]
     y, t = experiment.y(outcome), experiment.t
     data.update(n_train=len(train), n_holdout=len(holdout_rows), treated_share=float(t.mean()))
@@ -97,17 +110,29 @@ def train_model(
     if arms:
         data["arm_shares"] = {a: float(np.mean(experiment.arm == k)) for k, a in enumerate(arms, start=1)}
 
+    if estimator == AUTO:
+        report("comparing estimators")
+        selection = compare_estimators(
+            experiment, outcome, features=features, test_size=test_size, seed=seed, n_boot=n_boot
+        )
+        estimator = selection.chosen
+        data["selection"] = selection.to_dict()
+
     report("fitting nuisance and effect models")
     model = UpliftModel(
         estimator=estimator, binary_outcome=schema.is_binary(outcome), random_state=seed, params=params
     )
     started = time.perf_counter()
     model.fit(y[train], treatment[train], X.iloc[train])
-    fit = {
-        "seconds": time.perf_counter() - started,
-        "peak_rss_mb": _peak_rss_mb(),
-        "peak_rss_note": PEAK_RSS_NOTE,
-    }
+    fit = {"seconds": time.perf_counter() - started}
+    if calibrate and model.has_intervals:
+        report("calibrating intervals")
+        started = time.perf_counter()
+        data["interval_calibration"] = _calibrated(
+            model, y[train], treatment[train], X.iloc[train], experiment, train, outcome, seed
+        )
+        fit["calibration_seconds"] = time.perf_counter() - started
+    fit.update(peak_rss_mb=_peak_rss_mb(), peak_rss_note=PEAK_RSS_NOTE)
 
     report("scoring holdout")
     binary = schema.is_binary(outcome)
@@ -153,6 +178,17 @@ def train_model(
         metrics=holdout_metrics(holdout, binary=binary, n_boot=n_boot, seed=seed),
         deciles=decile_table(holdout),
     )
+
+
+def _calibrated(model, y, treatment, X, experiment, train, outcome, seed) -> dict:
+    """Calibrate `model`'s intervals on a twin of its training rows; why not, when it cannot be."""
+    fit, validation = validation_split(experiment, train, outcome, seed=seed)
+    # Positions within the training rows, which is what y, treatment and X hold.
+    fit, validation = np.searchsorted(train, fit), np.searchsorted(train, validation)
+    try:
+        return calibrate_intervals(model, y, treatment, X, fit, validation, seed=seed).to_dict()
+    except ImpactIQError as error:
+        return {"unavailable": str(error)}
 
 
 def readable_params(params: dict) -> dict:

@@ -239,6 +239,72 @@ def decile_chart(deciles: pd.DataFrame, *, percent: bool = True) -> alt.Chart:
     )
 
 
+def calibration_chart(table: pd.DataFrame, *, percent: bool = True) -> alt.Chart:
+    """Doubly robust observed effect (95% CI) against mean predicted uplift per group, with the
+    diagonal a calibrated model's points lie on (`evaluation.validation.calibration_table`)."""
+    unit = effect_unit(percent)
+    data, suffix = _in_unit(table, ["predicted", "observed", "observed_lower", "observed_upper"], unit)
+    low = float(min(data["predicted"].min(), data["observed_lower"].min()))
+    high = float(max(data["predicted"].max(), data["observed_upper"].max()))
+    diagonal = (
+        alt.Chart(pd.DataFrame({"predicted": [low, high], "observed": [low, high]}))
+        .mark_line(color=RANDOM_COLOR, strokeDash=[4, 4])
+        .encode(x="predicted:Q", y="observed:Q")
+    )
+    x = alt.X("predicted:Q", title=f"mean predicted uplift{suffix}", scale=alt.Scale(zero=False))
+    tooltip = [
+        alt.Tooltip("group:O", title="group"),
+        alt.Tooltip("n:Q", format=","),
+        alt.Tooltip("predicted:Q", format=",.3f"),
+        alt.Tooltip("observed:Q", format=",.3f"),
+        alt.Tooltip("observed_lower:Q", format=",.3f", title="observed lower"),
+        alt.Tooltip("observed_upper:Q", format=",.3f", title="observed upper"),
+    ]
+    bars = (
+        alt.Chart(data)
+        .mark_rule(color=MODEL_COLOR)
+        .encode(
+            x=x,
+            y=alt.Y("observed_lower:Q", title=f"observed effect, doubly robust{suffix}"),
+            y2="observed_upper:Q",
+        )
+    )
+    points = (
+        alt.Chart(data).mark_circle(color=MODEL_COLOR, size=70).encode(x=x, y="observed:Q", tooltip=tooltip)
+    )
+    return (diagonal + bars + points).properties(
+        title="Calibration: observed against predicted uplift by group (95% CI); dashed: calibrated"
+    )
+
+
+def toc_chart(toc: pd.DataFrame, *, percent: bool = True) -> alt.Chart:
+    """The targeting operator characteristic with its 95% band (`validation.targeting_curve`)."""
+    unit = effect_unit(percent)
+    data, suffix = _in_unit(toc.assign(share=toc["fraction"] * 100), ["toc", "toc_lower", "toc_upper"], unit)
+    x = alt.X("share:Q", title="share of users targeted, highest predicted uplift first (%)")
+    band = (
+        alt.Chart(data)
+        .mark_area(opacity=0.2, color=MODEL_COLOR)
+        .encode(x=x, y="toc_lower:Q", y2="toc_upper:Q")
+    )
+    line = (
+        alt.Chart(data)
+        .mark_line(color=MODEL_COLOR, point=True)
+        .encode(
+            x=x,
+            y=alt.Y("toc:Q", title=f"effect among the targeted minus average effect{suffix}"),
+            tooltip=[
+                alt.Tooltip("share:Q", format=".0f", title="share (%)"),
+                alt.Tooltip("toc:Q", format=",.3f"),
+                alt.Tooltip("toc_lower:Q", format=",.3f", title="lower"),
+                alt.Tooltip("toc_upper:Q", format=",.3f", title="upper"),
+            ],
+        )
+    )
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color=RANDOM_COLOR).encode(y="y:Q")
+    return (band + line + zero).properties(title="Targeting operator characteristic (95% band); 0: random")
+
+
 def allocation_chart(per_segment: pd.DataFrame) -> alt.Chart:
     """Users contacted per segment under the traditional and the causal plan, side by side."""
     data = per_segment.melt(

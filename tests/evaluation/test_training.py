@@ -7,21 +7,13 @@ import pandas as pd
 import pytest
 
 from impactiq.data.experiment import prepare_experiment
-
-# A fast estimator with intervals, so every metric (coverage included) is exercised in seconds.
 from impactiq.data.fingerprint import data_fingerprint, fingerprint_experiment
-
-# A fast estimator with intervals, so every metric (coverage included) is exercised in seconds.
 from impactiq.data.sampling import split_holdout
 from impactiq.data.schema import build_schema
 from impactiq.data.synthetic import make_criteo_like
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation import metrics
-
-# A fast estimator with intervals, so every metric (coverage included) is exercised in seconds.
 from impactiq.evaluation.holdout import evaluate_model, holdout_metrics
-
-# A fast estimator with intervals, so every metric (coverage included) is exercised in seconds.
 from impactiq.evaluation.training import STAGES, train_model
 from impactiq.uplift.features import QUANTILES, feature_frame
 
@@ -106,7 +98,8 @@ def test_split_holdout_refuses_an_unknown_outcome(experiment):
 
 
 def test_train_model_reports_every_stage_in_order(trained):
-    assert trained.stages == [s for s in STAGES if s != "sampling"]
+    """Every stage but sampling (all rows used) and comparing (one estimator chosen), in order."""
+    assert trained.stages == [s for s in STAGES if s not in ("sampling", "comparing estimators")]
 
 
 def test_train_model_scores_the_holdout_rows_with_their_truth(experiment, trained):
