@@ -1,8 +1,9 @@
-"""The command line: train, score, evaluate and segment with models, and attribute journeys, without the app.
+"""The command line: train, score, evaluate, report on and segment with models, and attribute journeys.
 
     python -m impactiq train --data criteo.csv.gz --out models/visit_forest
     python -m impactiq score --model models/visit_forest --data new.csv --out scored.csv
     python -m impactiq evaluate --model models/visit_forest --data test.csv --json
+    python -m impactiq report --model models/visit_forest --out visit_forest.html
     python -m impactiq demo-model --out models/demo
     python -m impactiq segments --model models/visit_forest --data test.csv --by channel --json
     python -m impactiq attribute --touchpoints touches.csv --conversions orders.csv --model all --json
@@ -34,6 +35,8 @@ DEMO_SEED = 0
 DEMO_ESTIMATOR = "causal_forest"
 DEMO_PARAMS = None
 EXIT_USER_ERROR = 2
+# What training stored about a model beyond its metrics, repeated in `evaluate --json`.
+STORED_EVIDENCE = ("interval_calibration", "selection", "refutation")
 # `journeys.attribution.MODELS`, named here so that `--help` answers without importing pandas.
 ATTRIBUTION_MODELS = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
 
@@ -76,7 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--outcome", help="the outcome column (Criteo layout: visit by default)")
     train.add_argument("--features", nargs="+", metavar="COL", help="feature columns (default: all others)")
-    train.add_argument("--estimator", default="causal_forest", help="estimator name (default: causal_forest)")
+    train.add_argument(
+        "--estimator",
+        default="causal_forest",
+        help="estimator name (default: causal_forest), or 'auto': compare all six on a validation fold and "
+        "keep the one with the smallest doubly robust loss",
+    )
+    train.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="keep the estimator's own interval width instead of calibrating it on a simulated twin",
+    )
     train.add_argument("--params", type=_json_object, help="estimator parameters as a JSON object")
     train.add_argument("--sample", type=int, help="train on a stratified random sample of this many rows")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -115,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
     evaluate.set_defaults(command=_evaluate)
+
+    report = commands.add_parser(
+        "report",
+        help="write a saved model's report: one HTML file that opens offline",
+        description="Write everything known about a saved model to one self-contained HTML file that "
+        "opens in any browser without a network: what it was trained on, holdout metrics and verdicts "
+        "with 95% intervals, validation (best linear predictor, calibration, targeting curve), interval "
+        "calibration, the estimator comparison and the refutation checks, with charts.",
+    )
+    report.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/NAME")
+    report.add_argument("--out", required=True, type=Path, help="the HTML file to write, e.g. report.html")
+    report.set_defaults(command=_write_report)
 
     demo = commands.add_parser(
         "demo-model",
@@ -252,6 +277,7 @@ def _train(args: argparse.Namespace) -> None:
         seed=args.seed,
         replace=args.replace,
         params=args.params,
+        calibrate=not args.no_calibration,
     )
     print(_training_summary(trained, args.out))
 
@@ -363,6 +389,18 @@ def _training_summary(trained, out: Path) -> str:
         lines.append(
             f"Holdout Qini AUC (scikit-uplift, 95% CI): {_interval(trained.metrics['qini_auc_score'])}"
         )
+    if "selection" in data:
+        selection = data["selection"]
+        lines.append(
+            f"Chosen by 'auto' from {len(selection['candidates']) - 1} estimators: the smallest doubly robust "
+            f"loss on {selection['n_validation']:,} validation rows."
+        )
+    calibration = data.get("interval_calibration", {})
+    if "scale" in calibration:
+        factors = ", ".join(f"{factor:.2f}" for factor in calibration["scale"])
+        lines.append(f"Interval width calibrated on a simulated twin: factor {factors}.")
+    elif "unavailable" in calibration:
+        lines.append(f"Interval width not calibrated: {calibration['unavailable']}")
     lines.append(f"Saved to {out}")
     return "\n".join(lines)
 
@@ -375,10 +413,7 @@ def _score(args: argparse.Namespace) -> None:
     from impactiq.present.export import write_csv
     from impactiq.uplift.store import load_model
 
-    if not args.out.parent.is_dir():
-        raise ImpactIQError(
-            f"The folder '{args.out.parent}' for --out does not exist; create it or choose another path."
-        )
+    _check_out(args.out)
     model = load_model(args.model)
     _report(model.warnings)
     df = read_table(args.data, max_bytes=None)
@@ -430,9 +465,12 @@ def _score_arms(model, chunk):
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from impactiq.data.experiment import prepare_experiment
+    from impactiq.data.experiment import check_outcome, prepare_experiment
     from impactiq.data.reader import read_table
-    from impactiq.evaluation.holdout import evaluate_arms, evaluate_model
+    from impactiq.evaluation.holdout import holdout_metrics
+    from impactiq.evaluation.validation import validation_summary
+    from impactiq.uplift.arms import arm_view_frame, score_arm_experiment
+    from impactiq.uplift.scoring import score_experiment
     from impactiq.uplift.store import json_ready, load_model
 
     model = load_model(args.model)
@@ -440,23 +478,32 @@ def _evaluate(args: argparse.Namespace) -> None:
     df = read_table(args.data, max_bytes=None)
     experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
     _report(experiment.warnings)
+    check_outcome(experiment, model.outcome)
     binary = model.schema.is_binary(model.outcome)
+    # Scored once, then judged like a holdout: the metrics of `evaluation.holdout.evaluate_model`
+    # (or `evaluate_arms`, each arm on the rows of control and that arm) and the validation.
     if model.arms:
-        by_arm = evaluate_arms(model, experiment, model.outcome, seed=args.seed)
-        result = {"model": str(args.model), "outcome": model.outcome, "data": str(args.data), "arms": by_arm}
-        if args.json:
-            print(json.dumps(json_ready(result), indent=2, allow_nan=False))
-            return
-        for arm, scores in by_arm.items():
-            print(f"## {arm} against control")
-            print(_evaluation_summary({**result, **scores}, binary=binary))
-        return
-    scores = evaluate_model(model, experiment, model.outcome, seed=args.seed)
-    result = {"model": str(args.model), "outcome": model.outcome, "data": str(args.data), **scores}
-    if args.json:
-        print(json.dumps(json_ready(result), indent=2, allow_nan=False))
+        scored = score_arm_experiment(model, experiment, model.outcome)
+        frames = {arm: arm_view_frame(scored, model.arms, arm) for arm in model.arms}
     else:
-        print(_evaluation_summary(result, binary=binary))
+        frames = {None: score_experiment(model, experiment)}
+    evaluated = {
+        arm: {
+            **holdout_metrics(frame, binary=binary, seed=args.seed),
+            "validation": validation_summary(frame),
+        }
+        for arm, frame in frames.items()
+    }
+    result = {"model": str(args.model), "outcome": model.outcome, "data": str(args.data)}
+    stored = {key: model.data[key] for key in STORED_EVIDENCE if key in model.data}
+    if args.json:
+        scores = {"arms": evaluated} if model.arms else evaluated[None]
+        print(json.dumps(json_ready({**result, **scores, **stored}), indent=2, allow_nan=False))
+        return
+    for arm, scores in evaluated.items():
+        if arm is not None:
+            print(f"## {arm} against control")
+        print(_evaluation_summary({**result, **scores}, binary=binary, frame=frames[arm]))
 
 
 def _evaluation_schema(model, columns):
@@ -475,8 +522,11 @@ def _evaluation_schema(model, columns):
     return Schema.from_dict(schema)
 
 
-def _evaluation_summary(result: dict, *, binary: bool) -> str:
+def _evaluation_summary(result: dict, *, binary: bool, frame) -> str:
+    """The scores in `result` as text; `frame` (the scored rows) for the heterogeneity verdict."""
+    from impactiq.evaluation.validation import best_linear_predictor
     from impactiq.present.formatting import effect_unit, format_estimate
+    from impactiq.present.tables import heterogeneity_verdict
 
     effect = effect_unit(binary)
     lines = [
@@ -501,8 +551,39 @@ def _evaluation_summary(result: dict, *, binary: bool) -> str:
         lines.append(
             f"95% interval coverage of the true effect: {format_estimate(result['interval_coverage'], unit='share')}"
         )
+    try:
+        heterogeneity = heterogeneity_verdict(best_linear_predictor(frame), binary=binary)[1]
+    except ImpactIQError as error:
+        heterogeneity = f"not available ({error})"
+    targeting = result["validation"]["targeting"]
+    if "autoc" in targeting:
+        autoc = (
+            f"{_interval(targeting['autoc'], effect)}; the average effect among the users the model ranks "
+            "highest minus everyone's, over all shares targeted: above 0, targeting by it beats random"
+        )
+    else:
+        autoc = f"not available ({targeting['unavailable']})"
+    lines += [f"Heterogeneity (BLP):   {heterogeneity}", f"Targeting (AUTOC):     {autoc}"]
     lines.append("Scores follow scikit-uplift's definitions; brackets hold 95% CIs.")
     return "\n".join(lines)
+
+
+def _write_report(args: argparse.Namespace) -> None:
+    from impactiq.present.report import model_report
+    from impactiq.uplift.store import load_model
+
+    _check_out(args.out)
+    model = load_model(args.model)
+    _report(model.warnings)
+    document = model_report(model)
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    try:
+        partial.write_text(document, encoding="utf-8")
+        os.replace(partial, args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    size = args.out.stat().st_size
+    print(f"Wrote the report of {args.model} to {args.out} ({size / 1024:,.0f} KB, self-contained HTML)")
 
 
 def _demo_model(args: argparse.Namespace) -> None:
@@ -519,7 +600,9 @@ def _demo_model(args: argparse.Namespace) -> None:
             print(f"retraining: {error}", file=sys.stderr)
         else:
             same_data = saved["data"].get("fingerprint", {}).get("sha256") == fingerprint["sha256"]
-            if same_data and saved.get("versions") == library_versions():
+            # A demo model saved before interval calibration existed is trained again to get it.
+            calibrated = "interval_calibration" in saved["data"]
+            if same_data and calibrated and saved.get("versions") == library_versions():
                 print(f"{args.out} is up to date (same data and library versions); nothing to do.")
                 return
     trained = _fit_and_save(
@@ -697,6 +780,16 @@ def _columns(suggested, pairs: list[str], flag: str):
             )
         changes[role] = None if column == "-" else column
     return dataclasses.replace(suggested, **changes)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output path that cannot be written before any work is done."""
+    if out.is_dir():
+        raise ImpactIQError(f"--out '{out}' is a folder; name the file to write, inside it or elsewhere.")
+    if not out.parent.is_dir():
+        raise ImpactIQError(
+            f"The folder '{out.parent}' for --out does not exist; create it or choose another path."
+        )
 
 
 def _json_object(text: str) -> dict:

@@ -101,6 +101,23 @@ def test_train_prints_fit_time_and_holdout_qini_with_its_interval(workdir, crite
         in printed.out
     )
     assert "fitting nuisance and effect models" in printed.err
+    factor = load_model(out).data["interval_calibration"]["scale"][0]
+    assert f"Interval width calibrated on a simulated twin: factor {factor:.2f}." in printed.out
+
+
+def test_train_auto_chooses_by_validation_loss_and_can_skip_calibration(workdir, criteo_csv, capsys):
+    out = workdir / "models" / "auto"
+    args = ["train", "--data", str(criteo_csv), "--estimator", "auto", "--no-calibration", "--out", str(out)]
+    assert cli.main(args) == 0
+    printed = capsys.readouterr().out
+    model = load_model(out)
+    selection = model.data["selection"]
+    losses = {
+        c["estimator"]: c["loss"] for c in selection["candidates"] if c["estimator"] != "average effect"
+    }
+    assert model.estimator == selection["chosen"] == min(losses, key=losses.get)
+    assert "Chosen by 'auto' from 6 estimators" in printed
+    assert "interval_calibration" not in model.data and "calibrated" not in printed
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
