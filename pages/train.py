@@ -7,10 +7,13 @@ import time
 import streamlit as st
 
 from impactiq.errors import ImpactIQError
+from impactiq.evaluation.comparison import AUTO, AUTO_DESCRIPTION
 from impactiq.evaluation.holdout import N_BOOT
+from impactiq.evaluation.refutation import refute
 from impactiq.evaluation.training import train_model
-from impactiq.evaluation.validation import best_linear_predictor
+from impactiq.evaluation.validation import best_linear_predictor, calibration_table, targeting_curve
 from impactiq.present import charts
+from impactiq.present.report import model_report, report_filename
 from impactiq.present.tables import (
     broken_models_table,
     heterogeneity_verdict,
@@ -19,6 +22,15 @@ from impactiq.present.tables import (
     quality_verdict,
 )
 from impactiq.present.text import plain
+from impactiq.present.validation import (
+    calibration_sentence,
+    comparison_of,
+    comparison_sentence,
+    readable_comparison,
+    readable_refutation,
+    refutation_verdict,
+    targeting_sentence,
+)
 from impactiq.uplift.arms import ArmView
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS, ESTIMATORS, MULTI_ARM_ESTIMATORS
 from impactiq.uplift.store import ModelExistsError, default_model_name, delete_model, list_models, save_model
@@ -41,11 +53,11 @@ def _train_form() -> None:
     with st.form("train"):
         left, right = st.columns(2)
         outcome = left.selectbox("Outcome", list(schema.outcomes))
-        # A multi-arm experiment is offered only the estimators that model several arms.
-        offered = MULTI_ARM_ESTIMATORS if experiment.arm is not None else ESTIMATORS
-        estimator = right.selectbox(
-            "Estimator", list(offered), format_func=lambda e: ESTIMATOR_DESCRIPTIONS[e]
-        )
+        # A multi-arm experiment is offered only the estimators that model several arms; `auto`
+        # compares estimators on one treatment against control.
+        offered = list(MULTI_ARM_ESTIMATORS) if experiment.arm is not None else [*ESTIMATORS, AUTO]
+        descriptions = {**ESTIMATOR_DESCRIPTIONS, AUTO: AUTO_DESCRIPTION}
+        estimator = right.selectbox("Estimator", offered, format_func=lambda e: descriptions[e])
         features = st.multiselect("Features", list(schema.features), default=list(schema.features))
         sample = st.number_input(
             "Rows to use (a seeded, stratified sample; all rows by default)",
@@ -126,6 +138,23 @@ def _results(model, title: str) -> None:
         ),
         width="stretch",
     )
+    _validation(holdout, binary)
+
+
+def _validation(holdout, binary: bool) -> None:
+    """Calibration by group and the targeting operator characteristic, each with its intervals."""
+    left, right = st.columns(2)
+    table = calibration_table(holdout)
+    left.altair_chart(charts.calibration_chart(table, percent=binary), width="stretch")
+    left.caption(calibration_sentence(table))
+    try:
+        curve = targeting_curve(holdout)
+    except ImpactIQError as error:
+        right.info(str(error))
+        return
+    right.altair_chart(charts.toc_chart(curve.table, percent=binary), width="stretch")
+    low, high = curve.autoc_interval
+    right.caption(targeting_sentence({"estimate": curve.autoc, "lower": low, "upper": high}, binary=binary))
 
 
 def _save(trained) -> None:
@@ -206,16 +235,73 @@ def _saved_models() -> None:
             common.show_error(error)
 
 
-def _evidence(model, title: str) -> None:
-    """A model's holdout evidence; a multi-arm model's arm by arm against control, in tabs."""
+def _evidence(model, title: str, *, current: bool = False) -> None:
+    """A model's holdout evidence (a multi-arm model's arm by arm against control, in tabs), then
+    its intervals, the comparison that chose it, its refutation checks and its report.
+
+    `current` marks the model just trained on the current data: only that one can be refitted
+    for the refutation checks.
+    """
     if not model.arms:
         _results(model, title)
+    else:
+        st.caption(f"{title}: {len(model.arms)} arms, each judged against control on its own holdout rows.")
+        for tab, arm in zip(st.tabs([plain(a) for a in model.arms]), model.arms, strict=True):
+            with tab:
+                view = ArmView(model, arm)
+                _results(view, f"{plain(view.label)}: holdout of {len(view.holdout):,} users")
+    st.caption(f"Intervals: {plain(model.model.interval_method, max_chars=None)}.")
+    comparison = comparison_of(model.data)
+    if comparison is not None:
+        st.subheader("Model comparison")
+        st.markdown(plain(comparison_sentence(comparison)))
+        common.show_table(readable_comparison(comparison, binary=model.schema.is_binary(model.outcome)))
+    _refutation(model, current=current)
+    st.download_button(
+        "Download the report (HTML)",
+        data=lambda: model_report(model),
+        file_name=report_filename(model),
+        mime="text/html",
+        help="One self-contained file: data, model, metrics with intervals, validation, charts.",
+    )
+
+
+def _refutation(model, *, current: bool) -> None:
+    """Stored refutation checks with their verdict; for the current model, a button that runs them."""
+    st.subheader("Refutation checks")
+    checks = model.data.get("refutation")
+    if checks:
+        common.show_verdict(*refutation_verdict(checks))
+        common.show_table(readable_refutation(checks, binary=model.schema.is_binary(model.outcome)))
+    elif not current:
+        st.caption(
+            "Not run for this model: they refit it, so they run on the Train page right after training."
+        )
         return
-    st.caption(f"{title}: {len(model.arms)} arms, each judged against control on its own holdout rows.")
-    for tab, arm in zip(st.tabs([plain(a) for a in model.arms]), model.arms, strict=True):
-        with tab:
-            view = ArmView(model, arm)
-            _results(view, f"{plain(view.label)}: holdout of {len(view.holdout):,} users")
+    if not current or not st.button(
+        "Run the refutation checks" if not checks else "Run them again",
+        help="A placebo treatment, a random common cause and three data subsets: five refits of this model.",
+    ):
+        return
+    started = time.perf_counter()
+    with st.status("Refuting…", expanded=True) as status:
+
+        def on_step(step: str) -> None:
+            status.update(label=f"Refitting: {step}… ({time.perf_counter() - started:.0f} s elapsed)")
+            st.write(f"{time.perf_counter() - started:5.1f} s · {step}")
+
+        try:
+            result = refute(common.current_experiment(), model, on_step=on_step)
+        except ImpactIQError as error:
+            status.update(label="Refutation stopped", state="error")
+            common.show_error(error)
+            return
+        status.update(
+            label=f"Refuted in {time.perf_counter() - started:.0f} s", state="complete", expanded=False
+        )
+    model.data["refutation"] = [check.to_dict() for check in result]
+    common.keep_data().save_trained(model)  # a reload keeps the checks
+    st.rerun()
 
 
 def _confirm_delete(name: str) -> None:
@@ -243,7 +329,7 @@ def _last_trained() -> None:
     trained = st.session_state[common.TRAINED]
     title = f"{trained.estimator} on {plain(trained.outcome)}: holdout of {len(trained.holdout):,} users"
     if st.session_state.get(common.TRAINED_DATA_TOKEN) == st.session_state.get(common.DATA_TOKEN):
-        _evidence(trained, title)
+        _evidence(trained, title, current=True)
         _save(trained)
         return
     st.warning(

@@ -195,6 +195,7 @@ def test_journey(page, app_url, tmp_path):
     page.get_by_role("button", name="Save model").click()
     page.get_by_text("Saved as").wait_for()
     _no_exception(page)
+    _the_report_renders_offline(page, tmp_path)
 
     navigation.get_by_role("link", name="Simulator").click()
     page.get_by_text("Result: visit").wait_for()
@@ -209,6 +210,30 @@ def test_journey(page, app_url, tmp_path):
     page.get_by_text("Causal segment attribution", exact=True).wait_for()
     _no_exception(page)
     page.screenshot(path=str(tmp_path / "segments.png"), full_page=True)
+
+
+def _the_report_renders_offline(page, tmp_path) -> None:
+    """Download the model's HTML report and open it: every chart is drawn, nothing is fetched."""
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the report (HTML)").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name.startswith("impactiq-report-") and path.suffix == ".html"
+    report = page.context.new_page()
+    requests, errors = [], []
+    report.on("request", lambda request: requests.append(request.url))
+    report.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    report.set_content(path.read_text(encoding="utf-8"))
+    charts = report.locator(".vega-embed")
+    charts.first.locator("svg, canvas").first.wait_for()
+    count = charts.count()
+    assert count >= 6
+    for index in range(count):
+        charts.nth(index).locator("svg, canvas").first.wait_for()
+    assert report.get_by_text("Refutation checks", exact=True).count() == 1
+    assert not [url for url in requests if not url.startswith(("data:", "blob:", "about:"))], requests[:5]
+    assert not errors, errors[:5]
+    report.close()
 
 
 def test_three_arm_journey(page, app_url):

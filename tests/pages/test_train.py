@@ -177,3 +177,42 @@ def test_a_model_trained_on_other_data_is_not_shown_as_current(train_page):
     inside = [s.value for s in earlier.subheader if "causal_forest on visit" in s.value]
     # The result is shown only inside the folded "earlier model", never as the page's current result.
     assert inside and [s.value for s in at.subheader if "causal_forest on visit" in s.value] == inside
+
+
+def test_validation_refutation_and_report_are_on_the_page(train_page):
+    """Calibration and targeting charts with their verdicts, refutation on demand, a report to download."""
+    at = train_page
+    _labelled(at.number_input, ROWS).set_value(3_000)
+    _labelled(at.number_input, REPLICATES).set_value(50)
+    _button(at, "Train").click().run()
+    assert not at.exception
+    specs = [chart.proto.spec for chart in at.get("vega_lite_chart")]
+    assert any("Calibration: observed against predicted uplift" in spec for spec in specs)
+    assert any("Targeting operator characteristic" in spec for spec in specs)
+    captions = [c.value for c in at.caption]
+    assert any("groups the mean prediction lies inside" in c for c in captions)
+    assert any("AUTOC" in c for c in captions)
+    assert any(c.startswith("Intervals:") and "simulated twin" in c for c in captions)
+    assert at.get("download_button"), "the report is offered for download"
+    _button(at, "Run the refutation checks").click().run()
+    assert not at.exception and not at.error
+    verdicts = [m.value for m in [*at.success, *at.error, *at.warning]]
+    assert any("refutation checks" in v for v in verdicts)
+    table = next(t.value for t in at.table if "what was done" in t.value.columns)
+    assert list(table.index) == ["placebo treatment", "random common cause", "data subsets"]
+    assert all(value.endswith("pp") for value in table["mean effect"])
+    assert _button(at, "Run them again")
+
+
+def test_auto_compares_estimators_and_shows_why_it_chose(train_page):
+    at = train_page
+    _labelled(at.number_input, ROWS).set_value(3_000)
+    _labelled(at.number_input, REPLICATES).set_value(50)
+    _labelled(at.selectbox, "Estimator").set_value("auto")
+    _button(at, "Train").click().run()
+    assert not at.exception and not at.error
+    assert any(s.value == "Model comparison" for s in at.subheader)
+    table = next(t.value for t in at.table if "loss above the chosen [95% CI]" in t.value.columns)
+    assert len(table) == 7  # six estimators and the average effect alone
+    assert list(table["chosen"]).count("yes") == 1
+    assert any("the estimator with the smallest doubly robust loss" in m.value for m in at.markdown)
