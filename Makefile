@@ -57,6 +57,9 @@ bench: setup
 	$(PY) bench/bench_channels.py
 	$(PY) bench/bench_journeys.py
 	$(PY) bench/bench_models.py --sizes 100000 1000000 --estimators all --reference
+	$(PY) bench/bench_coverage.py --rows 40000
+	$(PY) bench/bench_comparison.py --rows 100000
+	$(PY) bench/bench_comparison.py --rows 1000000
 
 clean:
 	rm -rf $(VENV) models/demo .pytest_cache

@@ -14,13 +14,17 @@ smallest true error. Data: the Criteo-like synthetic set, or a design of `impact
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
-from impactiq.data.demo import load_demo
-from impactiq.data.designs import DESIGNS, design_experiment
-from impactiq.evaluation.comparison import COMPARED, compare_estimators
-from impactiq.evaluation.splits import training_split
-from impactiq.intervals import Z95
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from impactiq.data.demo import load_demo  # noqa: E402
+from impactiq.data.designs import DESIGNS, design_experiment  # noqa: E402
+from impactiq.evaluation.comparison import COMPARED, compare_estimators  # noqa: E402
+from impactiq.evaluation.splits import training_split  # noqa: E402
+from impactiq.intervals import Z95  # noqa: E402
 
 
 def main() -> None:

@@ -13,13 +13,17 @@ after calibration.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from impactiq.data.demo import load_demo
-from impactiq.data.designs import DESIGNS, design_experiment
-from impactiq.evaluation.training import train_model
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from impactiq.data.demo import load_demo  # noqa: E402
+from impactiq.data.designs import DESIGNS, design_experiment  # noqa: E402
+from impactiq.evaluation.training import train_model  # noqa: E402
 
 WITH_INTERVALS = ("causal_forest", "dr", "linear_dml", "t_learner", "x_learner", "s_learner")
 

@@ -250,7 +250,11 @@ def _evidence(model, title: str, *, current: bool = False) -> None:
             with tab:
                 view = ArmView(model, arm)
                 _results(view, f"{plain(view.label)}: holdout of {len(view.holdout):,} users")
-    st.caption(f"Intervals: {plain(model.model.interval_method, max_chars=None)}.")
+    reason = model.data.get("interval_calibration", {}).get("unavailable")
+    uncalibrated = f" Not calibrated: {reason}" if reason else ""
+    st.caption(
+        f"Intervals: {plain(model.model.interval_method, max_chars=None)}.{plain(uncalibrated, max_chars=None)}"
+    )
     comparison = comparison_of(model.data)
     if comparison is not None:
         st.subheader("Model comparison")

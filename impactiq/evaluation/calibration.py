@@ -42,6 +42,8 @@ _P_MIN, _P_MAX = 0.001, 0.999
 # Forests get a sharper twin truth (see `_sharper`): leaves this many times smaller.
 _FORESTS = ("causal_forest", "dr")
 SHARPER = 13 / 6
+# A twin whose median standard error is below this share of the model's does not resemble the data.
+MIN_SE_RATIO = 0.5
 # Validation rows below which a 95th percentile of standardized errors is too unsteady to use.
 MIN_VALIDATION_ROWS = 200
 
@@ -95,8 +97,8 @@ def calibrate_intervals(
         )
     rng = np.random.default_rng(seed)
     several = model.n_arms_ > 1
-    truth_model = _sharper(model, y, treatment, X) if model.estimator in _FORESTS else model
-    outcomes = _expected_outcomes(model, truth_model, X, several)  # (n, arms + 1), control first
+    effect = _twin_effect(model, y, treatment, X, several)
+    outcomes = _expected_outcomes(model, effect, X, several)  # (n, arms + 1), control first
     arm = np.asarray(treatment, dtype=np.intp)
     rows = np.arange(len(arm))
     if model.binary_outcome:
@@ -117,12 +119,8 @@ def calibrate_intervals(
     )
     twin.fit(twin_y[fit_rows], arm[fit_rows], X.iloc[fit_rows])
     validation = X.iloc[validation_rows]
-    point, lower, upper = (
-        twin.effect_by_arm_with_interval(validation)
-        if several
-        else tuple(part[:, None] for part in twin.effect_with_interval(validation))
-    )
-    se = (upper - lower) / (2.0 * Z95)
+    point, se = _effects(twin, validation, several)
+    _check_resemblance(se, _effects(model, validation, several)[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.abs(point - truth[validation_rows]) / se
     z = np.where(se > 0, z, np.inf)
@@ -133,15 +131,47 @@ def calibrate_intervals(
     return IntervalCalibration(scale, coverage, len(fit_rows), len(validation_rows))
 
 
-def _sharper(model, y, treatment, X: pd.DataFrame):
-    """The same forest with leaves `SHARPER` times smaller, fitted on the same rows: the twin's truth.
+def _twin_effect(model, y, treatment, X: pd.DataFrame, several: bool) -> np.ndarray:
+    """Each row's effect of every arm in the twin, (n, arms): a forest's from the same forest with
+    leaves `SHARPER` times smaller, fitted on the same rows; any other model's own.
 
     A twin whose truth is the model's own estimate has effects exactly as smooth as the model can
     represent, so it never shows the bias of smoothing real jumps away and calibrates the
-    intervals too narrow (0.88-0.93 on the designs with jumps). Smaller leaves keep more of the
-    real structure, and more noise; with leaves 13/6 times smaller the twin's truth is about as
-    rough as the designs' (bench/bench_coverage.py: smaller still made the intervals too wide).
+    intervals too narrow (0.88-0.93 on the designs with jumps at 40k rows). Smaller leaves keep
+    more of the real structure, and more noise: leaves 13/6 times smaller brought the designs
+    to 0.94-0.97, leaves 16/6 times smaller made them too wide (bench/bench_coverage.py).
     """
+    if model.estimator not in _FORESTS:
+        return _effects(model, X, several)[0]
+    return _effects(_sharper(model, y, treatment, X), X, several)[0]
+
+
+def _check_resemblance(twin_se: np.ndarray, model_se: np.ndarray) -> None:
+    """Refuse a twin whose standard errors are far smaller than the model's: it does not resemble
+    the data. That happens where the fitted outcome model follows its own training rows closely
+    (a rare outcome, several arms): outcomes drawn from it are far more predictable than real
+    ones, the twin's forest is far surer of itself, and a factor learned there would mean nothing.
+    """
+    ratio = np.median(twin_se, axis=0) / np.median(model_se, axis=0)
+    if np.any(~(ratio >= MIN_SE_RATIO)):
+        raise ImpactIQError(
+            f"The simulated twin does not resemble the data (its standard errors are {np.min(ratio):.0%} of the "
+            "model's), so the intervals keep the estimator's own width."
+        )
+
+
+def _effects(model, X: pd.DataFrame, several: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(effect, standard error) of every arm, each (n, arms)."""
+    point, lower, upper = (
+        model.effect_by_arm_with_interval(X)
+        if several
+        else tuple(part[:, None] for part in model.effect_with_interval(X))
+    )
+    return point, (upper - lower) / (2.0 * Z95)
+
+
+def _sharper(model, y, treatment, X: pd.DataFrame):
+    """The same forest with leaves `SHARPER` times smaller, fitted on the same rows."""
     from impactiq.uplift.estimators import UpliftModel
 
     leaf = max(1, round(model.params_["min_samples_leaf"] / SHARPER))
@@ -155,19 +185,14 @@ def _sharper(model, y, treatment, X: pd.DataFrame):
     return sharper.fit(y, treatment, X)
 
 
-def _expected_outcomes(model, truth_model, X: pd.DataFrame, several: bool) -> np.ndarray:
-    """Each row's expected outcome under control and every arm, the twin's truth, (n, arms + 1):
-    the control outcome `model` expects plus `truth_model`'s effect of each arm.
+def _expected_outcomes(model, effect: np.ndarray, X: pd.DataFrame, several: bool) -> np.ndarray:
+    """Each row's expected outcome under control and every arm, (n, arms + 1): the control
+    outcome `model` expects plus the twin's `effect` of each arm.
 
     For a 0/1 outcome the treated probabilities are the control probability plus the effect, kept
     inside [0.001, 0.999], so the twin's true effect is what the draws carry.
     """
-    if several:
-        control = model.predict_arm_outcomes(X)[:, :1]
-        effect = truth_model.effect_by_arm(X)
-    else:
-        control = model.predict_outcomes(X)[0][:, None]
-        effect = truth_model.effect(X)[:, None]
+    control = model.predict_arm_outcomes(X)[:, :1] if several else model.predict_outcomes(X)[0][:, None]
     if model.binary_outcome:
         control = np.clip(control, _P_MIN, _P_MAX)
         return np.column_stack([control, np.clip(control + effect, _P_MIN, _P_MAX)])

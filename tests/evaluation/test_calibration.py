@@ -106,3 +106,24 @@ def test_a_forest_twin_takes_its_truth_from_a_forest_with_smaller_leaves(steps):
     assert sharper.params_["n_estimators"] == model.params_["n_estimators"]
     # Smaller leaves follow the data more closely: their effects spread more.
     assert sharper.effect(steps.X).std() > model.effect(steps.X).std()
+
+
+def test_a_twin_far_surer_of_itself_than_the_model_is_refused():
+    """Outcomes drawn from an outcome model that follows its training rows are too predictable:
+    a twin whose standard errors are a fraction of the model's calibrates nothing."""
+    from impactiq.evaluation.calibration import _check_resemblance
+
+    model_se = np.full((100, 2), 0.02)
+    _check_resemblance(np.full((100, 2), 0.012), model_se)  # comparable: accepted
+    with pytest.raises(ImpactIQError, match="does not resemble the data .* 10% of the model's"):
+        _check_resemblance(np.column_stack([np.full(100, 0.02), np.full(100, 0.002)]), model_se)
+
+
+def test_training_keeps_the_own_width_with_the_reason_when_the_twin_is_refused(steps, monkeypatch):
+    """Any twin is refused when a twin must be surer than the model itself (a ratio no twin meets)."""
+    from impactiq.evaluation import calibration
+
+    monkeypatch.setattr(calibration, "MIN_SE_RATIO", 100.0)
+    trained = train_model(steps, outcome="y", params=FAST, n_boot=20)
+    assert "does not resemble the data" in trained.data["interval_calibration"]["unavailable"]
+    assert "simulated twin" not in trained.model.interval_method
