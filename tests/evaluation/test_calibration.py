@@ -115,6 +115,8 @@ def test_a_twin_far_surer_of_itself_than_the_model_is_refused():
 
     model_se = np.full((100, 2), 0.02)
     _check_resemblance(np.full((100, 2), 0.012), model_se)  # comparable: accepted
+    # Rows whose forest variance is NaN (EconML's correction underflows) are left out, not fatal.
+    _check_resemblance(np.where(np.arange(100)[:, None] % 10 == 0, np.nan, 0.012) * np.ones((1, 2)), model_se)
     with pytest.raises(ImpactIQError, match="does not resemble the data .* 10% of the model's"):
         _check_resemblance(np.column_stack([np.full(100, 0.02), np.full(100, 0.002)]), model_se)
 
@@ -127,3 +129,17 @@ def test_training_keeps_the_own_width_with_the_reason_when_the_twin_is_refused(s
     trained = train_model(steps, outcome="y", params=FAST, n_boot=20)
     assert "does not resemble the data" in trained.data["interval_calibration"]["unavailable"]
     assert "simulated twin" not in trained.model.interval_method
+
+
+def test_the_linear_model_takes_its_twin_truth_from_a_sharper_causal_forest(steps):
+    """A linear twin truth is exactly what the linear model represents: the twin would hide its
+    misspecification. Its truth comes from a causal forest instead."""
+    from impactiq.evaluation.calibration import SHARPER, _sharper
+    from impactiq.uplift.estimators import forest_params
+
+    linear = UpliftModel(estimator="linear_dml", random_state=0).fit(steps.y("y"), steps.t, steps.X)
+    sharper = _sharper(linear, steps.y("y"), steps.t, steps.X)
+    assert sharper.estimator == "causal_forest"
+    assert sharper.params_["min_samples_leaf"] == round(
+        forest_params(steps.n_rows)["min_samples_leaf"] / SHARPER
+    )

@@ -64,3 +64,16 @@ def test_other_data_and_a_clashing_feature_are_refused(experiment, trained):
     with pytest.raises(ImpactIQError, match="random_common_cause"):
         refute(clashing, model)
     assert np.isfinite(model.metrics["qini_auc_score"]["estimate"])
+
+
+def test_a_multi_arm_model_is_refuted_arm_by_arm():
+    from impactiq.data.demo import load_demo
+
+    channels = load_demo("multichannel", n_rows=4_000, seed=2)
+    model = train_model(channels, outcome="conversion", params=FAST, n_boot=20, calibrate=False)
+    checks = refute(channels, model, n_subsets=1)
+    assert [(c.check, c.arm) for c in checks] == [(check, arm) for check in CHECKS for arm in model.arms]
+    for check in checks:
+        assert check.tolerance == pytest.approx(
+            (model.arm_metrics[check.arm]["ate"]["upper"] - model.arm_metrics[check.arm]["ate"]["lower"]) / 2
+        )

@@ -138,6 +138,9 @@ def t_learner(data):
         (lambda s, a: s.update(propensity=1.5), "propensity"),
         (lambda s, a: s.update(encoder={"features": 3}), "encoding is damaged"),
         (lambda s, a: s.pop("interval_method"), "damaged or incomplete"),
+        (lambda s, a: s.update(interval_scale=[1e9]), "interval calibration"),
+        (lambda s, a: s.update(interval_scale=[1.0, 1.0]), "interval calibration"),
+        (lambda s, a: s.update(interval_scale="wide"), "damaged or incomplete"),
     ],
 )
 def test_damaged_structure_is_refused_with_a_clear_error(t_learner, tmp_path, damage, message):
@@ -166,3 +169,16 @@ def test_json_that_is_not_a_model_is_refused(tmp_path):
         PortableModel.from_bytes(b"\x80\x04", b"")
     with pytest.raises(ImpactIQError, match="does not describe a model"):
         PortableModel.from_bytes(b"[1, 2]", b"")
+
+
+def test_a_model_saved_before_interval_calibration_loads_with_factor_one(t_learner, data, tmp_path):
+    t_learner.portable_.save(tmp_path)
+    structure = json.loads((tmp_path / JSON_FILE).read_text())
+    del structure["interval_scale"]
+    (tmp_path / JSON_FILE).write_text(json.dumps(structure))
+    loaded = PortableModel.load(tmp_path)
+    assert loaded.interval_scale_ == (1.0,)
+    _, test = data
+    np.testing.assert_array_equal(
+        loaded.effect_interval(test[list(FEATURES)])[0], t_learner.effect_interval(test[list(FEATURES)])[0]
+    )
