@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import streamlit as st
 
 from impactiq.errors import ImpactIQError
@@ -11,7 +12,7 @@ from impactiq.evaluation.comparison import AUTO, AUTO_DESCRIPTION
 from impactiq.evaluation.holdout import N_BOOT
 from impactiq.evaluation.refutation import refute
 from impactiq.evaluation.training import train_model
-from impactiq.evaluation.validation import best_linear_predictor, calibration_table, targeting_curve
+from impactiq.evaluation.validation import best_linear_predictor, validation_summary
 from impactiq.present import charts
 from impactiq.present.report import model_report, report_filename
 from impactiq.present.tables import (
@@ -122,39 +123,23 @@ def _results(model, title: str) -> None:
         level, verdict = "none", str(error)
     common.show_verdict(level, verdict)
     common.show_table(metrics_table(model.metrics, binary=binary))
-    qini, uplift = charts.evaluation_charts(holdout)
+    _side_by_side(charts.holdout_charts(holdout, model.deciles, binary=binary))
+    summary = validation_summary(holdout)
+    _side_by_side(charts.validation_charts(summary, binary=binary))
+    targeting = summary["targeting"]
     left, right = st.columns(2)
-    left.altair_chart(qini, width="stretch")
-    if uplift is not None:
-        right.altair_chart(uplift, width="stretch")
-    left, right = st.columns(2)
-    left.altair_chart(charts.decile_chart(model.deciles, percent=binary), width="stretch")
-    right.altair_chart(
-        charts.histogram_chart(
-            holdout["uplift"],
-            title="Predicted uplift on the holdout",
-            x_title="uplift",
-            unit=charts.effect_unit(binary),
-        ),
-        width="stretch",
-    )
-    _validation(holdout, binary)
+    left.caption(calibration_sentence(pd.DataFrame(summary["calibration"])))
+    if "unavailable" in targeting:
+        right.info(targeting["unavailable"])
+    else:
+        right.caption(targeting_sentence(targeting["autoc"], binary=binary))
 
 
-def _validation(holdout, binary: bool) -> None:
-    """Calibration by group and the targeting operator characteristic, each with its intervals."""
-    left, right = st.columns(2)
-    table = calibration_table(holdout)
-    left.altair_chart(charts.calibration_chart(table, percent=binary), width="stretch")
-    left.caption(calibration_sentence(table))
-    try:
-        curve = targeting_curve(holdout)
-    except ImpactIQError as error:
-        right.info(str(error))
-        return
-    right.altair_chart(charts.toc_chart(curve.table, percent=binary), width="stretch")
-    low, high = curve.autoc_interval
-    right.caption(targeting_sentence({"estimate": curve.autoc, "lower": low, "upper": high}, binary=binary))
+def _side_by_side(shown) -> None:
+    """Charts two to a row."""
+    for start in range(0, len(shown), 2):
+        for column, chart in zip(st.columns(2), shown[start : start + 2], strict=False):
+            column.altair_chart(chart, width="stretch")
 
 
 def _save(trained) -> None:

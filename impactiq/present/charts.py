@@ -305,6 +305,35 @@ def toc_chart(toc: pd.DataFrame, *, percent: bool = True) -> alt.Chart:
     return (band + line + zero).properties(title="Targeting operator characteristic (95% band); 0: random")
 
 
+def holdout_charts(holdout: pd.DataFrame, deciles: pd.DataFrame | None, *, binary: bool) -> list[alt.Chart]:
+    """A model's holdout evidence as charts, in reading order: the Qini curve, the uplift curve
+    (0/1 outcomes only), observed against predicted uplift by decile, and the distribution of
+    predicted uplift. The Train page and the report show the same list."""
+    qini, uplift = evaluation_charts(holdout)
+    shown = [qini] if uplift is None else [qini, uplift]
+    if deciles is not None and len(deciles):
+        shown.append(decile_chart(deciles, percent=binary))
+    shown.append(
+        histogram_chart(
+            holdout["uplift"],
+            title="Predicted uplift on the holdout",
+            x_title="uplift",
+            unit=effect_unit(binary),
+        )
+    )
+    return shown
+
+
+def validation_charts(summary: dict, *, binary: bool) -> list[alt.Chart]:
+    """The calibration chart and, where it could be computed, the targeting curve, from
+    `evaluation.validation.validation_summary`."""
+    shown = [calibration_chart(pd.DataFrame(summary["calibration"]), percent=binary)]
+    targeting = summary["targeting"]
+    if "unavailable" not in targeting:
+        shown.append(toc_chart(pd.DataFrame(targeting["toc"]), percent=binary))
+    return shown
+
+
 def allocation_chart(per_segment: pd.DataFrame) -> alt.Chart:
     """Users contacted per segment under the traditional and the causal plan, side by side."""
     data = per_segment.melt(

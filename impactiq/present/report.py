@@ -163,19 +163,7 @@ def _evidence(page: _Page, view, binary: bool, title: str) -> None:
         page.verdict("unknown", f"The heterogeneity test could not be run: {error}")
     page.add("<h3>Holdout metrics (95% CI)</h3>")
     page.table(metrics_table(view.metrics, binary=binary))
-    qini, uplift = charts.evaluation_charts(holdout)
-    shown = [qini, uplift] if uplift is not None else [qini]
-    if view.deciles is not None and len(view.deciles):
-        shown.append(charts.decile_chart(view.deciles, percent=binary))
-    shown.append(
-        charts.histogram_chart(
-            holdout["uplift"],
-            title="Predicted uplift on the holdout",
-            x_title="uplift",
-            unit=charts.effect_unit(binary),
-        )
-    )
-    page.charts(shown)
+    page.charts(charts.holdout_charts(holdout, view.deciles, binary=binary))
     _validation(page, validation_summary(holdout), binary)
 
 
@@ -213,10 +201,7 @@ def _validation(page: _Page, summary: dict, binary: bool) -> None:
     calibration = pd.DataFrame(summary["calibration"])
     page.add(f"<p>{_escape(calibration_sentence(calibration))}</p>")
     page.table(calibration_rows(calibration, binary=binary))
-    shown = [charts.calibration_chart(calibration, percent=binary)]
-    if "unavailable" not in targeting:
-        shown.append(charts.toc_chart(pd.DataFrame(targeting["toc"]), percent=binary))
-    page.charts(shown)
+    page.charts(charts.validation_charts(summary, binary=binary))
 
 
 def _intervals(page: _Page, model) -> None:

@@ -152,3 +152,36 @@ def test_the_perfect_curve_does_not_set_the_scale():
     spec = chart.to_dict()
     assert spec["encoding"]["y"]["scale"]["domain"] == pytest.approx([0.0, 22.0])
     assert spec["mark"]["clip"] is True
+
+
+def _scored(binary: bool, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(9)
+    uplift = rng.normal(0.02, 0.02, n)
+    y = (rng.random(n) < 0.2).astype(float) if binary else rng.gamma(2.0, 10.0, n)
+    return pd.DataFrame(
+        {"y": y, "t": rng.integers(0, 2, n), "uplift": uplift, "y0_pred": 0.2, "y1_pred": 0.2 + uplift}
+    )
+
+
+@pytest.mark.parametrize(("binary", "count"), [(True, 4), (False, 3)])
+def test_holdout_charts_are_the_curves_the_deciles_and_the_distribution(binary, count):
+    from impactiq.evaluation.holdout import decile_table
+
+    holdout = _scored(binary)
+    shown = charts.holdout_charts(holdout, decile_table(holdout), binary=binary)
+    titles = [
+        str(chart.to_dict().get("title") or chart.to_dict().get("layer", [{}])[0].get("title"))
+        for chart in shown
+    ]
+    assert len(shown) == count  # an amount has no uplift curve
+    assert "Predicted uplift on the holdout" in titles[-1]
+    assert len(charts.holdout_charts(holdout, pd.DataFrame(), binary=binary)) == count - 1
+
+
+def test_validation_charts_leave_out_a_targeting_curve_that_could_not_be_computed():
+    from impactiq.evaluation.validation import validation_summary
+
+    summary = validation_summary(_scored(True))
+    assert len(charts.validation_charts(summary, binary=True)) == 2
+    summary["targeting"] = {"unavailable": "too few rows"}
+    assert len(charts.validation_charts(summary, binary=True)) == 1
