@@ -603,6 +603,7 @@ def _demo_model(args: argparse.Namespace) -> None:
             # A demo model saved before interval calibration existed is trained again to get it.
             calibrated = "interval_calibration" in saved["data"]
             if same_data and calibrated and saved.get("versions") == library_versions():
+                _compile_scoring(args.out)
                 print(f"{args.out} is up to date (same data and library versions); nothing to do.")
                 return
     trained = _fit_and_save(
@@ -614,7 +615,18 @@ def _demo_model(args: argparse.Namespace) -> None:
         seed=DEMO_SEED,
         replace=True,
     )
+    _compile_scoring(args.out)
     print(_training_summary(trained, args.out))
+
+
+def _compile_scoring(folder: Path) -> None:
+    """Score one row with the saved demo model, so that the compiled scoring loops are built and
+    cached on disk now (seconds, once per machine) rather than on the app's first visitor."""
+    from impactiq.uplift.store import load_model
+
+    model = load_model(folder)
+    row = model.holdout[list(model.schema.features)].iloc[:1]
+    model.predict_outcomes(row, uplift=model.effect_with_interval(row)[0])
 
 
 def _segments(args: argparse.Namespace) -> None:

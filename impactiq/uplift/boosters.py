@@ -16,10 +16,12 @@ else is refused, not guessed. Tests check predictions against LightGBM's own.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from impactiq.errors import ImpactIQError
-from impactiq.uplift.trees import children_descend, leaf_sum
+from impactiq.uplift.trees import PackedTrees, children_descend
 
 _CATEGORICAL = 1
 _DEFAULT_LEFT = 2
@@ -107,14 +109,18 @@ class TextBooster:
             raise ImpactIQError(
                 f"The LightGBM model expects {self.n_features_} feature columns; got an array of shape {X.shape}."
             )
-        return leaf_sum(
-            X,
+        return self._packed.leaf_sum(X, self.leaf_value_)
+
+    @cached_property
+    def _packed(self) -> PackedTrees:
+        """The trees in the compiled walk's layout, built on the first prediction (not at load)."""
+        return PackedTrees(
             self.roots_,
             self.feature_,
             self.threshold_,
             self.left_,
             self.right_,
-            self.leaf_value_,
+            n_leaves=len(self.leaf_value_),
             default_left=self.default_left_,
             missing_type=self.missing_type_,
         )

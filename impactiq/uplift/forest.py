@@ -4,8 +4,8 @@ EconML's forests predict by looping over its trees in Python, once for the point
 estimate and again, per subforest, for the variance; a single profile costs three such passes
 and 100-200 ms on two cores, a million rows minutes. The forest is only arrays, though: every
 tree stores, per node, the local alpha (`precond`) and jacobian (`jac`) of its moment equation.
-Stacking those arrays once lets us gather every tree's leaf values with one index operation and
-repeat EconML's formulas (`BaseGRF._predict_point_and_var`, econml 0.17) on whole arrays:
+Stacking those arrays once lets a compiled loop (`impactiq.uplift.kernels.grf_rows`) walk every
+tree for a row and repeat EconML's formulas (`BaseGRF._predict_point_and_var`, econml 0.17):
 
     alpha(x) = mean_t alpha_t(x),  J(x) = mean_t J_t(x),  theta(x) = pinv(J(x)) alpha(x)
     m_t(x) = J_t(x) theta(x) - alpha_t(x), averaged within each subforest ("little bag")
@@ -16,22 +16,18 @@ Tests check the results against EconML's own to 1e-10.
 
 from __future__ import annotations
 
-import math
-from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 
 import numpy as np
 
 from impactiq.errors import ImpactIQError
-from impactiq.uplift.trees import children_descend, leaf_of
+from impactiq.uplift.trees import PackedTrees, children_descend, in_threads
 
-# Rows handled at once: the per-tree moments take rows x trees x outputs^2 floats.
-CHUNK_ROWS = 4_096
 # The arrays that make a forest, as `arrays()` returns them and `from_arrays` takes them.
 # A forest estimates an effect per treatment arm plus an intercept; more outputs than this is not
 # a forest ImpactIQ grew (and would make each row's p x p solve needlessly large).
 MAX_OUTPUTS = 32
 ARRAY_NAMES = ("roots", "feature", "threshold", "left", "right", "precond", "jac", "slices", "shape")
-_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
 class ForestPredictor:
@@ -39,7 +35,7 @@ class ForestPredictor:
 
     Built once from the fitted forest (`from_forest`), saved as plain arrays (`arrays`) and
     rebuilt from them (`from_arrays`) without EconML: nodes of all trees are numbered in one
-    sequence, children are node numbers or, for leaves, `-(node + 1)` (see `trees.leaf_of`).
+    sequence, children are node numbers or, for leaves, `-(node + 1)` (see `trees.PackedTrees`).
     """
 
     def __init__(self, *, roots, feature, threshold, left, right, precond, jac, slices, shape):
@@ -139,13 +135,17 @@ class ForestPredictor:
             and self.n_features_ > 0
             and children_descend(self.left_, self.right_, self.roots_, n_nodes)
             and np.all((self.feature_[split] >= 0) & (self.feature_[split] < self.n_features_))
-            and (not self.has_variance_ or (n_bags >= 1 and bag_size >= 2))
+            and (not self.has_variance_ or (n_bags >= 1 and bag_size >= 2 and self._bags_partition_trees()))
             and (
                 self.slices_.size == 0 or (self.slices_.min() >= 0 and self.slices_.max() < self.roots_.size)
             )
         )
         if not consistent:
             raise ImpactIQError("The saved forest's arrays do not fit together; the model file is damaged.")
+
+    def _bags_partition_trees(self) -> bool:
+        """Whether every tree is in exactly one bag, as EconML's subforests are (and the variance assumes)."""
+        return np.array_equal(np.sort(self.slices_.ravel()), np.arange(self.roots_.size))
 
     def predict(
         self, X: np.ndarray, *, var: bool = True, n_threads: int = 1, projector: np.ndarray | None = None
@@ -156,101 +156,67 @@ class ForestPredictor:
         covariance). With a `projector` (n, n_relevant_outputs), the inner product of theta with
         it instead, and that product's variance, each shape (n, 1): EconML's
         `predict_projection_and_var`, which gives the interval of one arm's effect minus
-        another's. Large inputs are split into chunks spread over `n_threads` threads (NumPy
-        and the compiled tree walk release the GIL).
+        another's. Rows are spread over up to `n_threads` threads (the compiled loop releases
+        the GIL); each row's result does not depend on how rows are split.
         """
+        from impactiq.uplift import kernels
+
         X = np.ascontiguousarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_:
             raise ImpactIQError(
                 f"The forest expects {self.n_features_} feature columns; got an array of shape {X.shape}."
             )
-        if projector is not None:
-            projector = np.asarray(projector, dtype=np.float64)
-            if projector.shape != (len(X), self.n_relevant_outputs_):
-                raise ImpactIQError(
-                    f"The projector needs one row per row of X and {self.n_relevant_outputs_} columns; got "
-                    f"shape {projector.shape}."
-                )
-
-        def chunk(start: int):
-            rows = slice(start, start + CHUNK_ROWS)
-            return self._predict_chunk(X[rows], var, None if projector is None else projector[rows])
-
-        starts = range(0, len(X), CHUNK_ROWS)
-        if n_threads > 1 and len(X) > CHUNK_ROWS:
-            with ThreadPoolExecutor(n_threads) as pool:
-                parts = list(pool.map(chunk, starts))
-        else:
-            parts = [chunk(s) for s in starts]
-        width = self.n_relevant_outputs_ if projector is None else 1
-        theta = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, width))
-        if not var:
-            return theta, None
-        return theta, np.concatenate([p[1] for p in parts]) if parts else np.empty_like(theta)
-
-    def _leaves(self, X: np.ndarray) -> np.ndarray:
-        """Global node index of each row's leaf in each tree, shape (trees, n)."""
-        return leaf_of(X, self.roots_, self.feature_, self.threshold_, self.left_, self.right_)
-
-    def _predict_chunk(
-        self, X: np.ndarray, var: bool, projector: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        p, relevant = self.n_outputs_, self.n_relevant_outputs_
-        leaves = self._leaves(X)
-        alpha_t = [component[leaves] for component in self.precond_]  # p x (T, n)
-        jac_t = [[self.jac_[j * p + k][leaves] for k in range(p)] for j in range(p)]  # p x p x (T, n)
-        alpha = np.stack([a.mean(axis=0) for a in alpha_t], axis=-1)  # (n, p)
-        jac = np.stack([np.stack([c.mean(axis=0) for c in row], axis=-1) for row in jac_t], axis=-2)
-        invjac = np.linalg.pinv(jac)  # (n, p, p)
-        theta = np.einsum("ijk,ik->ij", invjac, alpha)
-        # The directions whose variance is wanted: each relevant output, or the projector.
-        if projector is None:
-            directions = np.broadcast_to(np.eye(p)[:relevant], (len(X), relevant, p))
-            point = theta[:, :relevant]
-        else:
-            directions = np.zeros((len(X), 1, p))
-            directions[:, 0, :relevant] = projector
-            point = np.einsum("ij,ij->i", theta[:, :relevant], projector)[:, None]
-        if not var:
-            return point, None
-        if not self.has_variance_:
+        if var and not self.has_variance_:
             raise ImpactIQError("This forest was grown without inference, so it has no intervals.")
-        # Each tree's moment at theta: m_tj = sum_k J_tjk theta_k - alpha_tj, p x (T, n).
-        moments = [sum(jac_t[j][k] * theta[:, k] for k in range(p)) - alpha_t[j] for j in range(p)]
-        return point, self._variance(moments, invjac, directions)
-
-    def _variance(self, moments: list[np.ndarray], invjac: np.ndarray, directions: np.ndarray) -> np.ndarray:
-        """EconML's bootstrap-of-little-bags variance of theta along each of `directions`.
-
-        `directions` (n, d, p) holds d vectors per row: the unit vectors of the relevant outputs
-        give the diagonal of EconML's covariance, a projector the variance of theta's inner
-        product with it; the objective-Bayes debiasing applies to each, as in EconML. The bags
-        are equal-sized and partition the trees, so EconML's mean over bags of the within-bag
-        mean of m m' is the mean of m m' over all trees, computed here in one step.
-        """
-        p = len(moments)
-        n_bags, bag_size = self.slices_.shape
-        bag_means = [m[self.slices_].mean(axis=1) for m in moments]  # p x (S, n)
-        moment = [b.mean(axis=0) for b in bag_means]  # p x (n,)
-
-        def outer(f) -> np.ndarray:
-            return np.stack([np.stack([f(j, k) for k in range(p)], axis=-1) for j in range(p)], axis=-2)
-
-        sq_between = outer(lambda j, k: (bag_means[j] * bag_means[k]).mean(axis=0))  # (n, p, p)
-        var_between = sq_between - outer(lambda j, k: moment[j] * moment[k])
-        var_total = outer(lambda j, k: (moments[j] * moments[k]).mean(axis=0))
-        invjac_t = np.transpose(invjac, (0, 2, 1))
-        pred_var = np.einsum("iaj,ijk,iak->ia", directions, invjac @ var_between @ invjac_t, directions)
-        correction = (var_total - sq_between) / (bag_size - 1)
-        pred_var_correction = np.einsum(
-            "iaj,ijk,iak->ia", directions, invjac @ correction @ invjac_t, directions
+        relevant = self.n_relevant_outputs_
+        if projector is None:
+            projector = np.empty((0, relevant))
+        else:
+            projector = np.ascontiguousarray(projector, dtype=np.float64)
+            if projector.shape != (len(X), relevant):
+                raise ImpactIQError(
+                    f"The projector needs one row per row of X and {relevant} columns; got shape {projector.shape}."
+                )
+        width = relevant if projector.shape[0] == 0 else 1
+        point = np.empty((len(X), width))
+        variance = np.empty((len(X), width))
+        trees, leaf_data, slices = self._packed
+        in_threads(
+            len(X),
+            lambda start, stop: kernels.grf_rows(
+                X,
+                trees.nodes,
+                trees.roots,
+                trees.settle,
+                leaf_data,
+                self.n_outputs_,
+                slices,
+                var,
+                relevant,
+                projector,
+                start,
+                stop,
+                point,
+                variance,
+            ),
+            n_threads,
         )
-        naive = pred_var - pred_var_correction
-        se = np.maximum(pred_var, pred_var_correction) * np.sqrt(2.0 / n_bags)
-        z = naive / np.clip(se, 1e-10, np.inf)
-        numerator = np.exp(-(z**2) / 2) / np.sqrt(2.0 * np.pi)
-        denominator = 0.5 * _erfc(-z / np.sqrt(2.0)).astype(np.float64)
-        return naive + se * numerator / denominator
+        return point, (variance if var else None)
+
+    @cached_property
+    def _packed(self) -> tuple[PackedTrees, np.ndarray, np.ndarray]:
+        """The trees in the compiled walk's layout, each leaf's alpha and jacobian in one row
+        (so one row read gives a leaf's whole moment), and the bags; built on first use."""
+        trees = PackedTrees(
+            self.roots_, self.feature_, self.threshold_, self.left_, self.right_, n_leaves=self.feature_.size
+        )
+        is_leaf = trees.leaf >= 0
+        leaf_data = np.zeros((len(trees.leaf), self.precond_.shape[0] + self.jac_.shape[0]))
+        leaf_data[is_leaf] = np.concatenate([self.precond_, self.jac_])[:, trees.leaf[is_leaf]].T
+        slices = np.ascontiguousarray(
+            self.slices_ if self.has_variance_ else np.zeros((0, 0)), dtype=np.int64
+        )
+        return trees, leaf_data, slices
 
 
 class ArmForests:

@@ -33,7 +33,7 @@ import numpy as np
 from impactiq.errors import ImpactIQError
 from impactiq.uplift.boosters import TextBooster
 from impactiq.uplift.encoding import FeatureEncoder
-from impactiq.uplift.forest import ARRAY_NAMES, CHUNK_ROWS, ArmForests, ForestPredictor
+from impactiq.uplift.forest import ARRAY_NAMES, ArmForests, ForestPredictor
 
 JSON_FILE = "model.json"
 ARRAYS_FILE = "model.npz"
@@ -205,7 +205,7 @@ class PortableModel:
     def effects_of(self, features: np.ndarray) -> np.ndarray:
         """`effect_by_arm` of rows already encoded."""
         if self.forest_ is not None:
-            theta, _ = self.forest_.predict(features, var=False, n_threads=self._threads(len(features)))
+            theta, _ = self.forest_.predict(features, var=False, n_threads=self._threads())
             return theta
         if self.linear_ is not None:
             return (_with_intercept(features) @ self.linear_[0])[:, None]
@@ -234,7 +234,7 @@ class PortableModel:
         z = normal_quantile(alpha)
         features = self.encode(X)
         if self.forest_ is not None:
-            point, variance = self.forest_.predict(features, var=True, n_threads=self._threads(len(features)))
+            point, variance = self.forest_.predict(features, var=True, n_threads=self._threads())
             se = np.sqrt(variance)
         elif self.linear_ is not None:
             coef, cov = self.linear_
@@ -272,7 +272,7 @@ class PortableModel:
         if self.forest_ is not None:
             projector = np.tile(sign, (len(features), 1))
             point, variance = self.forest_.predict(
-                features, var=True, n_threads=self._threads(len(features)), projector=projector
+                features, var=True, n_threads=self._threads(), projector=projector
             )
             point, se = point[:, 0], np.sqrt(variance[:, 0])
         elif self.linear_ is not None:
@@ -380,10 +380,8 @@ class PortableModel:
             arms = [b.predict(features) for b in self.boosters_["arms"]]
         return sum(share * arm for share, arm in zip(shares[::-1], arms[::-1], strict=True))
 
-    def _threads(self, n_rows: int) -> int:
-        """Threads for forest prediction: one for small inputs, where start-up would dominate."""
-        if n_rows <= CHUNK_ROWS:
-            return 1
+    def _threads(self) -> int:
+        """Threads for forest prediction (the walk itself keeps small inputs on one thread)."""
         if self.n_jobs == -1:
             return os.cpu_count() or 1
         return max(1, self.n_jobs)

@@ -8,7 +8,7 @@ from scipy.stats import norm
 
 from impactiq.data.synthetic import FEATURES, make_criteo_like
 from impactiq.errors import ImpactIQError
-from impactiq.uplift import forest as forest_module
+from impactiq.uplift import trees
 from impactiq.uplift.estimators import UpliftModel
 from impactiq.uplift.forest import ForestPredictor
 
@@ -39,7 +39,7 @@ def test_chunks_and_threads_change_nothing(fitted, monkeypatch, n_threads):
     features = model._encode(scoring)
     predictor = model.portable_.forest_
     whole = predictor.predict(features)
-    monkeypatch.setattr(forest_module, "CHUNK_ROWS", 333)
+    monkeypatch.setattr(trees, "ROWS_PER_THREAD", 333)
     chunked = predictor.predict(features, n_threads=n_threads)
     for a, b in zip(whole, chunked, strict=True):
         np.testing.assert_array_equal(a, b)
