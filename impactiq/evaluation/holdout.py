@@ -29,7 +29,8 @@ def holdout_metrics(holdout: pd.DataFrame, *, binary: bool, n_boot: int = N_BOOT
 
     Ranking scores (Qini and uplift AUC, uplift at the top k for both strategies, mean
     predicted uplift) carry percentile bootstrap 95% intervals from `n_boot` replicates drawn
-    within each arm. `ate` is the doubly robust (AIPW) average effect on these rows built
+    within each arm (of at most `metrics.BOOTSTRAP_MAX_ROWS` rows each, rescaled: see
+    `metrics.bootstrap_ci`). `ate` is the doubly robust (AIPW) average effect on these rows built
     from the model's predicted outcomes, with its normal 95% interval; `naive_ate` the
     difference in means with its Welch interval: a model whose `ate` disagrees with it is
     biased. With the true effect (synthetic data): pehe, the 95% interval's coverage, the true
@@ -40,7 +41,12 @@ def holdout_metrics(holdout: pd.DataFrame, *, binary: bool, n_boot: int = N_BOOT
     boot = {"n_boot": n_boot, "seed": seed}
     result = {
         "definition": "scikit-uplift 0.5 (sklift.metrics): curves at distinct scores, "
-        "(area - random) / (perfect - random); intervals: percentile bootstrap within arms",
+        "(area - random) / (perfect - random); intervals: percentile bootstrap within arms"
+        + (
+            f" of {metrics.BOOTSTRAP_MAX_ROWS:,} rows each, rescaled (m-out-of-n)"
+            if len(holdout) > metrics.BOOTSTRAP_MAX_ROWS
+            else ""
+        ),
         "n_rows": len(holdout),
         "n_treated": int(np.count_nonzero(t == 1)),
         "n_control": int(np.count_nonzero(t == 0)),

@@ -372,6 +372,10 @@ def uplift_by_decile(y_true, uplift, treatment, bins: int = 10) -> pd.DataFrame:
 
 # Sampling error --------------------------------------------------------------------------------
 
+# Rows a bootstrap replicate draws at most (see `bootstrap_ci`): enough that the m-out-of-n
+# rescaling is accurate, few enough that an interval costs seconds on any holdout.
+BOOTSTRAP_MAX_ROWS = 500_000
+
 
 def bootstrap_ci(
     metric: Callable[..., float],
@@ -382,14 +386,21 @@ def bootstrap_ci(
     n_boot: int = 200,
     alpha: float = 0.05,
     seed: int = 0,
+    max_rows: int = BOOTSTRAP_MAX_ROWS,
     **kwargs,
 ) -> tuple[float, float, float]:
     """(estimate, lower, upper): `metric` on all rows and its percentile bootstrap interval.
 
     Each replicate resamples rows with replacement within each arm, so every replicate keeps
-    both arms at their observed sizes. `kwargs` go to `metric` (for example `strategy` and `k`
+    both arms at their observed shares. `kwargs` go to `metric` (for example `strategy` and `k`
     for `uplift_at_k`). The metric must depend on row order only through how ties rank, as all
     the metrics here do.
+
+    Above `max_rows` rows a replicate draws m = `max_rows` rows (each arm its share) instead of
+    all n, and the replicates' spread around the estimate is shrunk by sqrt(m / n): the
+    m-out-of-n bootstrap (Bickel, Goetze and van Zwet 1997), valid for scores that settle like
+    1/sqrt(n), as these do. It keeps the cost of an interval flat in n: on a 4M-row holdout,
+    7 scores x 200 full replicates took a quarter of an hour.
     """
     y, score, treated = _check_inputs(y_true, uplift, treatment)
     if isinstance(n_boot, bool) or not isinstance(n_boot, int | np.integer) or n_boot < 2:
@@ -406,15 +417,21 @@ def bootstrap_ci(
     ascending = np.argsort(score, kind="stable")
     y, score, t = y[ascending], score[ascending], t[ascending]
     arms = [np.flatnonzero(t == 1), np.flatnonzero(t == 0)]
+    shrink = min(1.0, max_rows / y.size)
+    draws = [max(1, round(arm.size * shrink)) if arm.size else 0 for arm in arms]
     rng = np.random.default_rng(seed)
     replicates = np.empty(n_boot)
     for i in range(n_boot):
         times_drawn = sum(
-            np.bincount(arm[rng.integers(0, arm.size, arm.size)], minlength=y.size) for arm in arms
+            np.bincount(arm[rng.integers(0, arm.size, size)], minlength=y.size)
+            for arm, size in zip(arms, draws, strict=True)
         )
         rows = np.repeat(np.arange(y.size), times_drawn)
         replicates[i] = metric(y[rows], score[rows], t[rows], **kwargs)
     lower, upper = np.quantile(replicates, [alpha / 2, 1 - alpha / 2])
+    if shrink < 1.0:
+        scale = np.sqrt(sum(draws) / y.size)
+        lower, upper = estimate + scale * (lower - estimate), estimate + scale * (upper - estimate)
     return estimate, float(lower), float(upper)
 
 

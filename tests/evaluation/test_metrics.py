@@ -413,6 +413,18 @@ def test_bootstrap_interval_narrows_with_more_rows():
     assert width(8000) < width(1000) / 2
 
 
+@pytest.mark.parametrize(("metric", "kwargs"), BOOTSTRAPPED)
+def test_bootstrap_of_fewer_rows_rescaled_matches_the_full_bootstrap(metric, kwargs):
+    # m-out-of-n: replicates of a quarter of the rows, their spread shrunk by sqrt(1/4), give
+    # about the interval that replicates of all the rows give.
+    y, uplift, t = _targetable(8000)
+    estimate, lower, upper = metrics.bootstrap_ci(metric, y, uplift, t, n_boot=200, **kwargs)
+    small = metrics.bootstrap_ci(metric, y, uplift, t, n_boot=200, max_rows=2000, **kwargs)
+    assert small[0] == estimate
+    assert small[1] < estimate < small[2]
+    assert (small[2] - small[1]) == pytest.approx(upper - lower, rel=0.25)
+
+
 def test_bootstrap_resamples_within_each_arm():
     # Every replicate keeps the arm sizes, so a metric that counts treated rows never varies.
     y, uplift, t = _targetable(500)
