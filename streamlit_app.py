@@ -16,5 +16,6 @@ st.navigation(
         st.Page("pages/simulator.py", title="Simulator", icon=":material/tune:"),
         st.Page("pages/segments.py", title="Segments", icon=":material/donut_small:"),
         st.Page("pages/journeys.py", title="Journeys", icon=":material/route:"),
+        st.Page("pages/stream.py", title="Stream", icon=":material/stream:"),
     ]
 ).run()

@@ -11,7 +11,8 @@ What a notebook needs, from the package's top:
     uplift, lower, upper = model.effect_with_interval(df)
 
 The package is layered, each subpackage with one job and importing only from those below it:
-`data` → `uplift` → `evaluation` → `decisions` → `journeys` → `present` → the command line and the pages.
+`data` → `uplift` → `evaluation` → `decisions` → `journeys` → `serving` → `present` → the command line
+and the pages.
 Importing the package is cheap: each name below loads its module on first use (PEP 562), so
 the app and `python -m impactiq --help` start fast.
 """

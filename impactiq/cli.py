@@ -1,4 +1,5 @@
-"""The command line: train, score, evaluate, report on and segment with models, and attribute journeys.
+"""The command line: train, score, evaluate, report on and segment with models, attribute journeys,
+and score a Kafka stream.
 
     python -m impactiq train --data criteo.csv.gz --out models/visit_forest
     python -m impactiq score --model models/visit_forest --data new.csv --out scored.csv
@@ -7,6 +8,7 @@
     python -m impactiq demo-model --out models/demo
     python -m impactiq segments --model models/visit_forest --data test.csv --by channel --json
     python -m impactiq attribute --touchpoints touches.csv --conversions orders.csv --model all --json
+    python -m impactiq stream --model models/visit_forest --kafka localhost:9092 --in events --out scores
 
 A problem the user can fix (a missing column, an unknown model) prints its message and exits
 with status 2; anything else is a bug and shows its traceback. Heavy modules are imported
@@ -35,6 +37,8 @@ DEMO_SEED = 0
 DEMO_ESTIMATOR = "causal_forest"
 DEMO_PARAMS = None
 EXIT_USER_ERROR = 2
+# How often `train` repeats the progress line while one stage runs.
+PROGRESS_SECONDS = 30.0
 # What training stored about a model beyond its metrics, repeated in `evaluate --json`.
 STORED_EVIDENCE = ("interval_calibration", "selection", "refutation")
 # `journeys.attribution.MODELS`, named here so that `--help` answers without importing pandas.
@@ -98,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--replace", action="store_true", help="replace the model already saved under --out (kept otherwise)"
     )
+    _add_ray_flag(
+        train,
+        "the cross-fitting folds of causal_forest, linear_dml and dr (EconML's use_ray; the final stage is "
+        "fitted here) and the meta-learners' bootstrap refits (their one full fit stays here) run as Ray tasks",
+    )
     train.set_defaults(command=_train)
 
     score = commands.add_parser(
@@ -113,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", required=True, help="CSV (plain or .gz) or Parquet file with the feature columns"
     )
     score.add_argument("--out", required=True, type=Path, help="output file: .csv, or .parquet for Parquet")
+    _add_ray_flag(score, f"the table's chunks of {SCORE_CHUNK_ROWS:,} rows are scored as Ray tasks")
     score.set_defaults(command=_score)
 
     evaluate = commands.add_parser(
@@ -247,12 +257,80 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print each model's credit per channel as JSON"
     )
     attribute.set_defaults(command=_attribute)
+
+    stream = commands.add_parser(
+        "stream",
+        help="score events from a Kafka topic as they arrive; results to a topic and a score log",
+        description="Consume user events (JSON objects holding the model's features; an 'id' field is copied "
+        "to the result) from --in, score them in micro-batches and write one JSON result per event to --out "
+        "(key = the event's key; uplift, uplift_lower, uplift_upper and class, or for a multi-arm model "
+        "best_arm and every arm's uplift and interval) and to the score log. Offsets are committed after the "
+        "results are written, so a scorer killed and restarted loses no event (at-least-once; replays are "
+        "counted as duplicates). An event that cannot be scored goes to the dead-letter topic with the reason.",
+    )
+    stream.add_argument("--model", required=True, type=Path, help="model folder, e.g. models/NAME")
+    stream.add_argument(
+        "--kafka", required=True, metavar="BOOTSTRAP", help="the brokers, e.g. broker1:9092,broker2:9092"
+    )
+    stream.add_argument("--in", required=True, dest="topic_in", metavar="TOPIC", help="the topic of events")
+    stream.add_argument(
+        "--out", required=True, dest="topic_out", metavar="TOPIC", help="the topic of results"
+    )
+    stream.add_argument(
+        "--dead-letter",
+        metavar="TOPIC",
+        help="the topic of events that cannot be scored (default: IN.dead-letter)",
+    )
+    stream.add_argument("--group", metavar="ID", help="the consumer group (default: impactiq-MODEL_NAME)")
+    stream.add_argument(
+        "--log",
+        type=Path,
+        help="the score log, an SQLite file the app's Stream page reads "
+        "(default: $IMPACTIQ_SCORE_LOG, else scores.sqlite here)",
+    )
+    stream.add_argument("--batch", type=int, metavar="N", help="events per micro-batch (default: 5000)")
+    stream.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
+    stream.add_argument(
+        "--idle-exit",
+        type=float,
+        metavar="SECONDS",
+        help="stop after this long without an event (from the start too)",
+    )
+    stream.add_argument(
+        "--kafka-config",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="librdkafka settings for both clients, e.g. security.protocol=SASL_SSL sasl.mechanism=PLAIN; "
+        "prefix consumer. or producer. for one, e.g. consumer.session.timeout.ms=10000. Pairs in "
+        "$IMPACTIQ_KAFKA_CONFIG come first: put passwords there, not on the command line",
+    )
+    stream.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up when the brokers do not answer within this long at start (default: 10)",
+    )
+    stream.set_defaults(command=_stream)
     return parser
+
+
+def _add_ray_flag(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="auto",
+        metavar="auto|ADDRESS",
+        help=f"scale out on Ray: {what}; results equal a run without Ray. auto (also --ray alone): the "
+        "cluster in RAY_ADDRESS, else one started on this machine with `ray start`, else a new local Ray; "
+        "ADDRESS: a cluster's ray://HEAD:10001 or HEAD:6379 (see README)",
+    )
 
 
 def _train(args: argparse.Namespace) -> None:
     from impactiq.data.experiment import prepare_experiment
     from impactiq.data.reader import read_table
+    from impactiq.uplift.cluster import session
     from impactiq.uplift.store import check_name, check_unused
 
     check_name(args.out.name)
@@ -266,19 +344,21 @@ def _train(args: argparse.Namespace) -> None:
         schema, outcome, features = _mapped_schema(df, args), args.outcome, None
     experiment = prepare_experiment(df, schema, name=Path(args.data).name)
     _report(experiment.warnings)
-    trained = _fit_and_save(
-        experiment,
-        args.out,
-        outcome=outcome,
-        estimator=args.estimator,
-        features=features,
-        sample=args.sample,
-        test_size=args.test_size,
-        seed=args.seed,
-        replace=args.replace,
-        params=args.params,
-        calibrate=not args.no_calibration,
-    )
+    with session(args.ray):
+        trained = _fit_and_save(
+            experiment,
+            args.out,
+            outcome=outcome,
+            estimator=args.estimator,
+            features=features,
+            sample=args.sample,
+            test_size=args.test_size,
+            seed=args.seed,
+            replace=args.replace,
+            params=args.params,
+            calibrate=not args.no_calibration,
+            use_ray=args.ray is not None,
+        )
     print(_training_summary(trained, args.out))
 
 
@@ -363,14 +443,27 @@ def _mapped_schema(df, args: argparse.Namespace):
 
 
 def _fit_and_save(experiment, out: Path, *, replace: bool, **options):
+    from impactiq.evaluation.progress import reporting_every, training_progress
     from impactiq.evaluation.training import train_model
     from impactiq.uplift.store import save_model
 
-    trained = train_model(
-        experiment, on_stage=lambda stage: print(f"{stage} ...", file=sys.stderr), **options
-    )
+    # Each stage's line carries the time elapsed and a forecast of the time left; a long stage
+    # repeats it every PROGRESS_SECONDS ("still fitting ...").
+    progress = training_progress(experiment.n_rows, **options)
+
+    def on_stage(stage: str) -> None:
+        progress.start(stage)
+        _progress_line(progress.line())
+
+    with reporting_every(progress, _progress_line, PROGRESS_SECONDS):
+        trained = train_model(experiment, on_stage=on_stage, **options)
+    progress.finish()
     save_model(trained, out.name, models_dir=out.parent, replace=replace)
     return trained
+
+
+def _progress_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _training_summary(trained, out: Path) -> str:
@@ -411,6 +504,8 @@ def _score(args: argparse.Namespace) -> None:
 
     from impactiq.data.reader import read_table
     from impactiq.present.export import write_csv
+    from impactiq.uplift.cluster import map_in_order, session
+    from impactiq.uplift.scoring import score_rows
     from impactiq.uplift.store import load_model
 
     _check_out(args.out)
@@ -420,23 +515,22 @@ def _score(args: argparse.Namespace) -> None:
     parquet = args.out.suffix.lower() == ".parquet"
     partial = args.out.with_name(f".{args.out.name}.partial")
     writer = None
+    chunks = (df.iloc[start : start + SCORE_CHUNK_ROWS] for start in range(0, len(df), SCORE_CHUNK_ROWS))
     try:
-        for start in range(0, len(df), SCORE_CHUNK_ROWS):
-            chunk = df.iloc[start : start + SCORE_CHUNK_ROWS].copy()
-            if model.arms:
-                chunk = _score_arms(model, chunk)
-            elif model.has_intervals:
-                chunk["uplift"], chunk["uplift_lower"], chunk["uplift_upper"] = model.effect_with_interval(
-                    chunk, alpha=0.05
-                )
-            else:
-                chunk["uplift"] = model.effect(chunk)
-            if parquet:
-                table = pa.Table.from_pandas(chunk, preserve_index=False)
-                writer = writer or pq.ParquetWriter(partial, table.schema)
-                writer.write_table(table)
-            else:
-                write_csv(chunk, partial, append=start > 0)
+        # With --ray the chunks are Ray tasks, gathered in order: the file is written the same way.
+        with session(args.ray):
+            scored = (
+                map_in_order(score_rows, model, chunks)
+                if args.ray
+                else (score_rows(model, c) for c in chunks)
+            )
+            for number, chunk in enumerate(scored):
+                if parquet:
+                    table = pa.Table.from_pandas(chunk, preserve_index=False)
+                    writer = writer or pq.ParquetWriter(partial, table.schema)
+                    writer.write_table(table)
+                else:
+                    write_csv(chunk, partial, append=number > 0)
         if writer is not None:
             writer.close()
         os.replace(partial, args.out)
@@ -445,23 +539,6 @@ def _score(args: argparse.Namespace) -> None:
     if not model.has_intervals:
         print(f"note: {model.estimator} gives no intervals, so only 'uplift' was added.", file=sys.stderr)
     print(f"Scored {len(df):,} rows with {args.model}; wrote {args.out}")
-
-
-def _score_arms(model, chunk):
-    """`chunk` with every arm's uplift and 95% interval, and each row's best arm."""
-    from impactiq.uplift.arms import arm_columns, best_arm
-
-    point, lower, upper = model.effect_by_arm_with_interval(chunk, alpha=0.05)
-    for k, arm in enumerate(model.arms):
-        names = arm_columns(arm)
-        chunk[names["uplift"]], chunk[names["uplift_lower"]], chunk[names["uplift_upper"]] = (
-            point[:, k],
-            lower[:, k],
-            upper[:, k],
-        )
-    control = ", ".join(map(str, model.schema.control_values))
-    chunk["best_arm"] = best_arm(point, model.arms, control)
-    return chunk
 
 
 def _evaluate(args: argparse.Namespace) -> None:
@@ -778,6 +855,45 @@ def _attribute(args: argparse.Namespace) -> None:
         check = credit_against_lift(result.credit, measured.reset_index())
         print("\nAgainst the incremental conversions each channel's holdout measured (95% CI):\n")
         print(check.round(2).to_string(index=False))
+
+
+def _stream(args: argparse.Namespace) -> None:
+    from impactiq.serving.kafka import environment_pairs, parse_kafka_config
+    from impactiq.serving.scorelog import default_log_path, open_score_log
+    from impactiq.serving.stream import StreamSettings, run_stream
+    from impactiq.uplift.store import load_model
+
+    # Flags left out take StreamSettings' defaults, which the help text quotes.
+    optional = {"batch": args.batch, "connect_timeout": args.connect_timeout}
+    settings = StreamSettings(
+        kafka=args.kafka,
+        topic_in=args.topic_in,
+        topic_out=args.topic_out,
+        dead_letter=args.dead_letter,
+        group=args.group,
+        max_events=args.max_events,
+        idle_exit=args.idle_exit,
+        kafka_config=parse_kafka_config([*environment_pairs(), *args.kafka_config]),
+        **{name: value for name, value in optional.items() if value is not None},
+    )
+    model = load_model(args.model)
+    _report(model.warnings)
+    path = args.log or default_log_path()
+    with open_score_log(path) as log:
+        print(
+            f"Scoring '{settings.topic_in}' with {args.model} as group '{settings.group_id(model)}': results to "
+            f"'{settings.topic_out}', dead letters to '{settings.dead_letter_topic}', log {path}",
+            file=sys.stderr,
+            flush=True,
+        )
+        report = run_stream(
+            model, log, settings, on_progress=lambda line: print(line, file=sys.stderr, flush=True)
+        )
+    print(
+        f"Read {report.events:,} events in {report.seconds:,.1f} s ({report.events_per_second:,.0f} events/s): "
+        f"{report.scored:,} scored, {report.dead_letters:,} dead letters, {report.duplicates:,} duplicates; "
+        f"stopped {report.stopped_by}. Log: {path}"
+    )
 
 
 def _columns(suggested, pairs: list[str], flag: str):

@@ -6,8 +6,11 @@ Keys live here, and only here, so that pages never disagree on a string literal.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, TypeVar
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
@@ -23,6 +26,9 @@ from impactiq.uplift.workspace import MAX_AGE_DAYS, Workspace, new_workspace, op
 # used, so that a page that needs neither (the Demo page) opens fast on a server's first visit.
 if TYPE_CHECKING:
     from impactiq.data.summary import Summary
+    from impactiq.evaluation.progress import Progress
+
+T = TypeVar("T")
 
 # The validated Experiment every page works on, and its summary (computed once per load).
 EXPERIMENT = "experiment"
@@ -32,6 +38,8 @@ DATA_SOURCE = "data_source"
 # An uploaded table that still needs a column mapping before it becomes the experiment.
 PENDING_TABLE = "pending_table"
 PENDING_NAME = "pending_name"
+# Where the pending table came from ("uploaded file", "server file"), for the data source label.
+PENDING_SOURCE = "pending_source"
 # The file id of the last upload we processed, so a rerun does not process it again.
 PROCESSED_UPLOAD = "processed_upload"
 # The model every page uses: a folder name under models/; for a multi-arm model, the arm shown.
@@ -194,6 +202,50 @@ def show_error(error: ImpactIQError) -> None:
     Messages quote column names, values and file names from outside: shown as plain text.
     """
     st.error(plain(error, MAX_MESSAGE_CHARS), icon=":material/error:")
+
+
+# How often a long piece of work's progress line is redrawn.
+PROGRESS_POLL_SECONDS = 0.5
+
+
+class _Cancelled(Exception):
+    """Raised in the worker at its next stage once the page that started it has stopped."""
+
+
+def run_with_progress(
+    work: Callable[[Callable[[str], None]], T],
+    progress: Progress,
+    show: Callable[[str], None],
+    *,
+    every: float = PROGRESS_POLL_SECONDS,
+) -> T:
+    """`work(on_stage)`, run in a worker thread while this thread calls `show(progress.line())`
+    every `every` seconds; its result, or its exception raised here.
+
+    Streamlit elements can be updated only from the script's own thread, hence the worker.
+    `on_stage` records each stage in `progress`. When the script is stopped meanwhile (a rerun,
+    the visitor leaving), the worker stops at its next stage and is waited for, so that no
+    training goes on unseen.
+    """
+    cancelled = threading.Event()
+
+    def on_stage(stage: str) -> None:
+        if cancelled.is_set():
+            raise _Cancelled
+        progress.start(stage)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="impactiq-work") as pool:
+        future = pool.submit(work, on_stage)
+        try:
+            while not future.done():
+                show(progress.line())
+                wait([future], timeout=every)
+        except BaseException:
+            cancelled.set()
+            raise
+    result = future.result()
+    progress.finish()
+    return result
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

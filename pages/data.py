@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -10,12 +12,16 @@ from impactiq.data.experiment import prepare_experiment
 from impactiq.data.mapping import suggest_mapping, treatment_values
 from impactiq.data.reader import read_table, read_warnings
 from impactiq.data.schema import build_schema, detect_criteo
+from impactiq.data.server_files import DATA_DIR_VARIABLE, data_folder, list_data_files, open_data_file
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts
-from impactiq.present.tables import arm_effects_table, effects_table, truth_table
-from impactiq.present.text import MAX_MESSAGE_CHARS, plain
+from impactiq.present.tables import arm_effects_table, data_files_table, effects_table, truth_table
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain, shorten
 from pages import common
 
+# Where a table came from, as the data source label says it.
+UPLOADED = "uploaded file"
+SERVER_FILE = "server file"
 # How the Hillstrom choices read in the demo picker.
 HILLSTROM_ARM_LABELS = {
     "any": "any e-mail",
@@ -29,7 +35,7 @@ common.use_app_navigation()
 st.title("Data")
 st.caption(
     "A randomized experiment: who was treated, what happened, and what we knew about each user "
-    "beforehand. Upload your own or open a demo data set."
+    "beforehand. Upload your own, open a demo data set or a file on the server."
 )
 
 
@@ -43,21 +49,60 @@ def _upload() -> None:
     if uploaded is None or uploaded.file_id == st.session_state.get(common.PROCESSED_UPLOAD):
         return
     st.session_state[common.PROCESSED_UPLOAD] = uploaded.file_id
+    # getvalue() hands over the upload's own bytes, not a copy.
+    _use_table(lambda: read_table(uploaded.getvalue(), filename=uploaded.name), uploaded.name, UPLOADED)
+
+
+def _server_files() -> None:
+    """List the tables in the server's data folder; open one like an upload, without a size limit."""
+    folder = data_folder()
+    if folder is None:
+        st.info(
+            f"To open large files that live on the server, set {DATA_DIR_VARIABLE} to a folder on the "
+            "server and restart the app."
+        )
+        return
     try:
-        with st.spinner(f"Reading {plain(uploaded.name)}…"):
-            # getvalue() hands over the upload's own bytes, not a copy.
-            table = read_table(uploaded.getvalue(), filename=uploaded.name)
+        files = list_data_files(folder)
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    if not files:
+        st.info(
+            f"No CSV or Parquet file in the data folder {plain(folder, MAX_MESSAGE_CHARS)}: put the files "
+            "there (its top level; subfolders are not listed)."
+        )
+        return
+    st.dataframe(data_files_table(files), hide_index=True)
+    name = st.selectbox("File on the server", [f.name for f in files], format_func=shorten)
+    if not st.button("Open", type="primary"):
+        return
+    try:
+        path = open_data_file(folder, name)
+    except ImpactIQError as error:
+        common.show_error(error)
+        return
+    _use_table(lambda: read_table(path, max_bytes=None), name, SERVER_FILE)
+
+
+def _use_table(read: Callable[[], pd.DataFrame], name: str, source: str) -> None:
+    """Read a table with `read()`: a Criteo-layout one becomes the data set at once, any other waits
+    for a mapping (`_mapping_form`). `source` says where it came from ("uploaded file")."""
+    try:
+        with st.spinner(f"Reading {plain(name)}…"):
+            table = read()
             if detect_criteo(table.columns) is None:
                 st.session_state[common.PENDING_TABLE] = table
-                st.session_state[common.PENDING_NAME] = uploaded.name
+                st.session_state[common.PENDING_NAME] = name
+                st.session_state[common.PENDING_SOURCE] = source
                 return
-            experiment = prepare_experiment(table, name=uploaded.name)
+            experiment = prepare_experiment(table, name=name)
             del table  # free the raw table before the summary is computed
     except ImpactIQError as error:
         common.show_error(error)
         return
     st.session_state.pop(common.PENDING_TABLE, None)
-    common.use_experiment(experiment, None, f"uploaded file {uploaded.name} (Criteo layout)")
+    common.use_experiment(experiment, None, f"{source} {name} (Criteo layout)")
 
 
 def _mapping_form(table: pd.DataFrame, name: str) -> None:
@@ -121,7 +166,7 @@ def _mapping_form(table: pd.DataFrame, name: str) -> None:
         return
     st.session_state.pop(common.PENDING_TABLE, None)
     del table  # free the raw table before the summary is computed
-    common.use_experiment(experiment, None, f"uploaded file {name}")
+    common.use_experiment(experiment, None, f"{st.session_state.get(common.PENDING_SOURCE, UPLOADED)} {name}")
     st.rerun()
 
 
@@ -200,11 +245,22 @@ def _show_summary() -> None:
         )
 
 
-upload_tab, demo_tab = st.tabs(["Upload a file", "Demo data"])
+def _pending_mapping(source: str) -> None:
+    """The mapping form of a table read from `source` that still waits for one."""
+    if (
+        common.PENDING_TABLE in st.session_state
+        and st.session_state.get(common.PENDING_SOURCE, UPLOADED) == source
+    ):
+        _mapping_form(st.session_state[common.PENDING_TABLE], st.session_state[common.PENDING_NAME])
+
+
+upload_tab, demo_tab, server_tab = st.tabs(["Upload a file", "Demo data", "Server files"])
 with upload_tab:
     _upload()
-    if common.PENDING_TABLE in st.session_state:
-        _mapping_form(st.session_state[common.PENDING_TABLE], st.session_state[common.PENDING_NAME])
+    _pending_mapping(UPLOADED)
 with demo_tab:
     _demo_picker()
+with server_tab:
+    _server_files()
+    _pending_mapping(SERVER_FILE)
 _show_summary()

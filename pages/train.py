@@ -10,6 +10,7 @@ import streamlit as st
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.comparison import AUTO, AUTO_DESCRIPTION
 from impactiq.evaluation.holdout import N_BOOT
+from impactiq.evaluation.progress import format_duration, training_progress
 from impactiq.evaluation.refutation import refute
 from impactiq.evaluation.training import train_model
 from impactiq.evaluation.validation import best_linear_predictor, validation_summary
@@ -74,35 +75,33 @@ def _train_form() -> None:
         submitted = st.form_submit_button("Train", type="primary")
     if not submitted:
         return
-    started = time.perf_counter()
     space = common.keep_data()
     space.start_training(outcome, estimator)
+    options = {
+        "outcome": outcome,
+        "estimator": estimator,
+        "features": features,
+        "sample": None if sample >= experiment.n_rows else int(sample),
+        "test_size": test_size,
+        "seed": int(seed),
+        "n_boot": int(n_boot),
+    }
+    # The stage, the time elapsed and a forecast of the time left, redrawn while a stage runs.
+    progress = training_progress(experiment.n_rows, **options)
     with st.status("Training…", expanded=True) as status:
-
-        def on_stage(stage: str) -> None:
-            elapsed = time.perf_counter() - started
-            status.update(label=f"{stage.capitalize()}… ({elapsed:.0f} s elapsed)")
-            st.write(f"{elapsed:5.1f} s · {stage}")
-
+        line = st.empty()
         try:
-            trained = train_model(
-                experiment,
-                outcome=outcome,
-                estimator=estimator,
-                features=features,
-                sample=None if sample >= experiment.n_rows else int(sample),
-                test_size=test_size,
-                seed=int(seed),
-                n_boot=int(n_boot),
-                on_stage=on_stage,
+            trained = common.run_with_progress(
+                lambda on_stage: train_model(experiment, on_stage=on_stage, **options), progress, line.caption
             )
         except ImpactIQError as error:
             status.update(label="Training stopped", state="error")
             space.forget_training()
             common.show_error(error)
             return
+        line.caption(progress.line())
         status.update(
-            label=f"Trained in {time.perf_counter() - started:.1f} s", state="complete", expanded=False
+            label=f"Trained in {format_duration(progress.elapsed())}", state="complete", expanded=False
         )
     st.session_state[common.TRAINED] = trained
     st.session_state[common.TRAINED_DATA_TOKEN] = st.session_state.get(common.DATA_TOKEN)

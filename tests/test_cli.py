@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,31 @@ def test_train_prints_fit_time_and_holdout_qini_with_its_interval(workdir, crite
     assert "fitting nuisance and effect models" in printed.err
     factor = load_model(out).data["interval_calibration"]["scale"][0]
     assert f"Interval width calibrated on a simulated twin: factor {factor:.2f}." in printed.out
+
+
+def test_train_reports_each_stage_with_elapsed_time_and_repeats_a_long_one(
+    workdir, criteo_csv, capsys, monkeypatch
+):
+    monkeypatch.setattr(cli, "PROGRESS_SECONDS", 0.1)
+    out = workdir / "models" / "progress"
+    args = ["train", "--data", str(criteo_csv), "--params", FAST_PARAMS, "--out", str(out)]
+    assert cli.main(args) == 0
+    lines = capsys.readouterr().err.splitlines()
+    stages = [line for line in lines if not line.startswith(("warning", "still "))]
+    assert [line.split(" · ")[0] for line in stages] == [
+        "splitting holdout",
+        "fitting nuisance and effect models",
+        "calibrating intervals",
+        "scoring holdout",
+        "evaluating",
+    ]
+    assert all(
+        re.search(r" · \d+s elapsed( · (about .+ left|almost done|longer than forecast))?$", line)
+        for line in stages
+    )
+    assert any(re.match(r"still [a-z ]+ · \d+s elapsed", line) for line in lines)
+    time.sleep(0.3)
+    assert capsys.readouterr().err == "", "nothing is written after the command returns"
 
 
 def test_train_auto_chooses_by_validation_loss_and_can_skip_calibration(workdir, criteo_csv, capsys):

@@ -3,7 +3,8 @@
 Read from the source with `ast`, so lazy imports inside functions count too: a circle hidden in
 a function is still a circle. The layers, lowest first: the foundation (`errors`, `intervals`),
 then data, uplift, evaluation, decisions, journeys (touchpoint logs and multi-touch attribution),
-present, and on top the command line and the pages.
+serving (scoring a Kafka stream, and its score log), present, and on top the command line and
+the pages.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = ("foundation", "data", "uplift", "evaluation", "decisions", "journeys", "present", "interface")
+LAYERS = (
+    "foundation",
+    "data",
+    "uplift",
+    "evaluation",
+    "decisions",
+    "journeys",
+    "serving",
+    "present",
+    "interface",
+)
 FOUNDATION = {"impactiq.errors", "impactiq.intervals"}
 INTERFACE = {"impactiq", "impactiq.cli", "impactiq.__main__"}
 

@@ -118,6 +118,7 @@ def calibrate_intervals(
         n_jobs=model.n_jobs,
         n_bootstrap=model.n_bootstrap,
         params=model.params,
+        use_ray=model.use_ray,
     )
     twin.fit(twin_y[fit_rows], arm[fit_rows], X.iloc[fit_rows])
     validation = X.iloc[validation_rows]
@@ -196,6 +197,7 @@ def _sharper(model, y, treatment, X: pd.DataFrame):
         random_state=model.random_state,
         n_jobs=model.n_jobs,
         params=params,
+        use_ray=model.use_ray,
     )
     return sharper.fit(y, treatment, X)
 

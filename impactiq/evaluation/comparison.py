@@ -99,9 +99,13 @@ def compare_estimators(
     seed: int = 0,
     validation_share: float = VALIDATION_SHARE,
     n_boot: int = COMPARISON_BOOT,
+    use_ray: bool = False,
     on_step: Callable[[str], None] | None = None,
 ) -> Comparison:
-    """Fit each of `estimators` on the same rows and judge them (see the module)."""
+    """Fit each of `estimators` on the same rows and judge them (see the module).
+
+    `use_ray` runs the fits' cross-fitting on Ray (`UpliftModel`); the losses are the same.
+    """
     from impactiq.uplift.estimators import ESTIMATORS, UpliftModel
 
     report = on_step or (lambda step: None)
@@ -124,7 +128,9 @@ def compare_estimators(
     y, t = rows.y(outcome), rows.t
 
     report("fitting the validation loss's outcome models")
-    nuisance = UpliftModel(estimator="t_learner", binary_outcome=binary, random_state=seed, n_bootstrap=0)
+    nuisance = UpliftModel(
+        estimator="t_learner", binary_outcome=binary, random_state=seed, n_bootstrap=0, use_ray=use_ray
+    )
     nuisance.fit(y[fit_rows], t[fit_rows], X.iloc[fit_rows])
     y0, y1 = nuisance.predict_outcomes(X.iloc[validation_rows])
     propensity = float(t[fit_rows].mean())
@@ -138,7 +144,9 @@ def compare_estimators(
     tau = rows.tau(outcome)
     for estimator in estimators:
         report(f"fitting {estimator}")
-        model = UpliftModel(estimator=estimator, binary_outcome=binary, random_state=seed, n_bootstrap=0)
+        model = UpliftModel(
+            estimator=estimator, binary_outcome=binary, random_state=seed, n_bootstrap=0, use_ray=use_ray
+        )
         started = time.perf_counter()
         model.fit(y[fit_rows], t[fit_rows], X.iloc[fit_rows])
         seconds = time.perf_counter() - started

@@ -120,6 +120,13 @@ def describe_feature(spec: Mapping) -> str:
     return f"Training range {short_number(spec['min'])} to {short_number(spec['max'])}; quantiles {quantiles}{missing}."
 
 
+def file_size(n_bytes: int) -> str:
+    """A file's size in MB, or GB from 1 GB on, to one decimal ("0.4 MB", "3.2 GB")."""
+    if n_bytes >= 1024**3:
+        return f"{n_bytes / 1024**3:,.1f} GB"
+    return f"{n_bytes / 1024**2:,.1f} MB" if n_bytes >= 1024**2 // 20 else f"{n_bytes / 1024:,.1f} KB"
+
+
 def short_number(value) -> str:
     """A feature value in four significant digits (text stays as it is)."""
     return value if isinstance(value, str) else f"{float(value):.4g}"

@@ -11,7 +11,8 @@ import pandas as pd
 
 from impactiq.decisions.channels import BEST as BEST_POLICY
 from impactiq.decisions.channels import NOBODY as NOBODY_POLICY
-from impactiq.present.formatting import MISSING, effect_unit, format_estimate, level_unit
+from impactiq.present.formatting import MISSING, effect_unit, file_size, format_estimate, level_unit
+from impactiq.present.text import shorten
 
 # (key in the metrics dict, label, kind): kind "effect" is an effect on the outcome, "score" a
 # unitless score, "size" an error in the outcome's units, "share" a share in percent.
@@ -117,6 +118,17 @@ def models_table(models: list[dict]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def data_files_table(files) -> pd.DataFrame:
+    """The tables in the server's data folder (`data.server_files.list_data_files`)."""
+    return pd.DataFrame(
+        {
+            "name": [shorten(f.name, None) for f in files],
+            "size": [file_size(f.size) for f in files],
+            "modified (UTC)": [f.modified.strftime("%Y-%m-%d %H:%M") for f in files],
+        }
+    )
 
 
 def _qini_text(entry: dict) -> str:

@@ -34,6 +34,15 @@ refits' standard deviation around the full-data estimate. With the 20 or so refi
 affordable, a normal interval is steadier than reading the 2.5% and 97.5% percentiles off 20
 draws, and unlike a percentile interval it always contains the estimate. A bootstrap covers
 sampling variation only, not the shrinkage bias of the learners.
+
+Ray
+---
+With `use_ray=True` the work that splits into independent fits runs as Ray tasks
+(`impactiq.uplift.cluster`): the cross-fitting folds of the DML and DR estimators through
+EconML's own `use_ray`, and the meta-learners' bootstrap refits through `cluster.map_in_order`.
+The final stage (the causal forest's trees, the linear fit) and a meta-learner's one full fit
+stay in this process. Every task is seeded as on one machine and LightGBM runs single-threaded
+and deterministic, so a model fitted on Ray equals one fitted here.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ from sklearn.exceptions import DataConversionWarning
 
 from impactiq.errors import ImpactIQError
 from impactiq.uplift.boosters import TextBooster
+from impactiq.uplift.cluster import AUTO, connect, map_in_order
 from impactiq.uplift.encoding import FeatureEncoder
 from impactiq.uplift.forest import ArmForests, ForestPredictor
 from impactiq.uplift.portable import (
@@ -102,6 +112,8 @@ _ANALYTIC = {
 }
 _META = {"t_learner": TLearner, "x_learner": XLearner, "s_learner": SLearner}
 _ECONML_CLASSES = {"causal_forest": CausalForestDML, "linear_dml": LinearDML, "dr": ForestDRLearner, **_META}
+# The estimators whose nuisance models are cross-fitted, fold by fold: EconML's `use_ray` applies.
+_CROSS_FITTED = ("causal_forest", "linear_dml", "dr")
 
 # Cross-fitting folds. Two folds halve the nuisance cost of three; with a known propensity the
 # only nuisance is E[Y|X], which LightGBM learns well from half the data.
@@ -146,6 +158,35 @@ def forest_params(n_rows: int, n_arms: int = 1) -> dict[str, Any]:
         "max_samples": min(0.45, tree_rows / n_rows),
         "min_samples_leaf": n_arms * max(_MIN_LEAF, round(math.sqrt(n_rows) / _LEAF_DIVISOR)),
     }
+
+
+def _fit_econml(estimator: str, params: dict[str, Any], y: np.ndarray, t: np.ndarray, features: np.ndarray):
+    """The EconML estimator named `estimator`, built with `params` and fitted on (y, t, features)."""
+    est = _ECONML_CLASSES[estimator](**params)
+    if estimator in _META:
+        est.fit(y, t, X=features)
+        return est
+    with warnings.catch_warnings():
+        # EconML hands binary outcomes to the classifier as a column vector; harmless.
+        warnings.simplefilter("ignore", DataConversionWarning)
+        est.fit(y, t, X=features, W=None)
+    # On Ray, EconML keeps its tasks' results referenced from the fitted estimator (`nuisances_ref`),
+    # which would pin them in the cluster's object store for as long as the model lives.
+    vars(est).pop("nuisances_ref", None)
+    return est
+
+
+def _refit_on_resample(resampling: tuple, b: int):
+    """Bootstrap refit `b`: the estimator fitted on rows drawn with replacement within each arm.
+
+    `resampling` is (estimator, params, y, t, features, rows of each arm, random_state). A
+    module-level function seeded by (random_state, b) alone, so a thread here and a Ray task on
+    another machine draw the same rows and fit the same model.
+    """
+    estimator, params, y, t, features, arms, seed = resampling
+    rng = np.random.default_rng([seed, b])
+    rows = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
+    return _fit_econml(estimator, params, y[rows], t[rows], features[rows])
 
 
 class NotFittedError(ImpactIQError, AttributeError):
@@ -195,6 +236,8 @@ class UpliftModel(BaseEstimator):
     - n_bootstrap: refits for the meta-learners' bootstrap intervals; 0 means no intervals.
     - params: keyword overrides for the EconML estimator's constructor (for example
       `{"n_estimators": 400}` for the causal forest), applied over the defaults.
+    - use_ray: run cross-fitting folds and bootstrap refits as Ray tasks (see the module
+      docstring), on the Ray this process is connected to, or a local one started for it.
     """
 
     def __init__(
@@ -207,6 +250,7 @@ class UpliftModel(BaseEstimator):
         n_jobs: int = -1,
         n_bootstrap: int = 20,
         params: dict[str, Any] | None = None,
+        use_ray: bool = False,
     ):
         self.estimator = estimator
         self.binary_outcome = binary_outcome
@@ -215,6 +259,7 @@ class UpliftModel(BaseEstimator):
         self.n_jobs = n_jobs
         self.n_bootstrap = n_bootstrap
         self.params = params
+        self.use_ray = use_ray
 
     # ---------------------------------------------------------------- fitting
     def fit(self, y, t, X: pd.DataFrame) -> UpliftModel:
@@ -257,6 +302,8 @@ class UpliftModel(BaseEstimator):
         # An outcome never below zero in training (a rate, an amount spent) is never predicted below it.
         self.outcome_floor_ = 0.0 if y.min() >= 0 else -np.inf
         self.params_ = self._resolve_params(len(y), propensity)
+        if self.use_ray:
+            connect(AUTO)
         self.estimator_ = self._fit_one(y, t, features)
         self.bootstrap_estimators_ = self._fit_bootstrap(y, t, features)
         # Predictions go through the exported arrays and trees, so a model scores the same just
@@ -372,7 +419,25 @@ class UpliftModel(BaseEstimator):
                 }
             else:
                 defaults = {"overall_model": arm_model, **arms}
-        return {**defaults, **overrides}
+        resolved = {**defaults, **overrides}
+        self._check_ray_repetitions(resolved)
+        return resolved
+
+    def _check_ray_repetitions(self, params: dict[str, Any]) -> None:
+        """Refuse repeated cross-fitting (`mc_iters` > 1) on Ray, where EconML repeats one split.
+
+        Each repetition should draw new folds from the estimator's random state; on Ray, EconML
+        0.17 hands every repetition's task a copy of that state as it was before any draw, so all
+        repetitions use the same folds and the result is one fit's (measured: LinearDML with
+        mc_iters=2 on Ray equals mc_iters=1 here exactly, and differs from mc_iters=2 here).
+        """
+        repetitions = params.get("mc_iters") or 1
+        if (self.use_ray or params.get("use_ray")) and repetitions > 1:
+            raise ImpactIQError(
+                f"mc_iters={repetitions} asks for repeated cross-fitting with new folds, but on Ray EconML "
+                "0.17 gives every repetition the same folds, so the result would be one repetition's. "
+                "Leave mc_iters out of the parameters, or train without Ray."
+            )
 
     def _outcome_model(self, kind: str):
         """A seeded, single-threaded LightGBM model; see the module docstring for the settings."""
@@ -394,29 +459,22 @@ class UpliftModel(BaseEstimator):
         return LGBMRegressor(**settings)
 
     def _fit_one(self, y: np.ndarray, t: np.ndarray, features: np.ndarray):
-        est = _ECONML_CLASSES[self.estimator](**self.params_)
-        if self.estimator in _META:
-            est.fit(y, t, X=features)
-            return est
-        with warnings.catch_warnings():
-            # EconML hands binary outcomes to the classifier as a column vector; harmless.
-            warnings.simplefilter("ignore", DataConversionWarning)
-            est.fit(y, t, X=features, W=None)
-        return est
+        params = self.params_
+        if self.use_ray and self.estimator in _CROSS_FITTED:
+            params = {**params, "use_ray": True}
+        return _fit_econml(self.estimator, params, y, t, features)
 
     def _fit_bootstrap(self, y: np.ndarray, t: np.ndarray, features: np.ndarray) -> list:
         """Refits on resamples drawn with replacement within each arm (meta-learners only)."""
         if self.estimator not in _META or self.n_bootstrap == 0:
             return []
         arms = [np.flatnonzero(t == arm) for arm in range(self.n_arms_ + 1)]
-
-        def refit(b: int):
-            rng = np.random.default_rng([self.random_state, b])
-            rows = np.concatenate([rng.choice(idx, size=idx.size, replace=True) for idx in arms])
-            return self._fit_one(y[rows], t[rows], features[rows])
-
+        resampling = (self.estimator, self.params_, y, t, features, arms, self.random_state)
+        refits = range(self.n_bootstrap)
+        if self.use_ray:
+            return list(map_in_order(_refit_on_resample, resampling, refits))
         return Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(refit)(b) for b in range(self.n_bootstrap)
+            delayed(_refit_on_resample)(resampling, b) for b in refits
         )
 
     def _export(self) -> PortableModel:

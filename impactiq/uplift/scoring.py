@@ -4,6 +4,7 @@
 metric and segment reads (uplift with its 95% interval, expected outcomes without and with
 treatment), and `predictions_frame` / `score_experiment` put those beside a labelled table's
 outcome, treatment and features: the "scored rows" that evaluation and decisions work on.
+`score_rows` adds to any table the columns a batch scoring run writes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 
 from impactiq.data.experiment import Experiment
 from impactiq.errors import ImpactIQError
+from impactiq.uplift.arms import arm_columns, best_arm
 
 # Columns of a predictions frame; a feature may not use these names.
 PREDICTION_COLUMNS = ("y", "t", "uplift", "uplift_lower", "uplift_upper", "y0_pred", "y1_pred", "tau")
@@ -39,6 +41,34 @@ def predict_uplift(model, X: pd.DataFrame) -> pd.DataFrame:
         {"uplift": uplift, "uplift_lower": lower, "uplift_upper": upper, "y0_pred": y0, "y1_pred": y1},
         index=X.index,
     )
+
+
+def score_rows(model_like, rows: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `rows` with the columns `python -m impactiq score` writes.
+
+    Two arms: uplift, and uplift_lower and uplift_upper when the model has intervals. Several
+    arms: each arm's uplift and 95% interval (`arms.arm_columns`), and `best_arm`: the arm with
+    the largest estimated uplift, or the control value when none is positive. One machine and
+    Ray's tasks (`cluster.map_in_order`) both score with this, so they write the same file; the
+    copy also makes rows writable that Ray hands over read-only from its object store.
+    """
+    scored = rows.copy()
+    if model_like.arms:
+        point, lower, upper = model_like.effect_by_arm_with_interval(scored, alpha=0.05)
+        for k, arm in enumerate(model_like.arms):
+            names = arm_columns(arm)
+            scored[names["uplift"]] = point[:, k]
+            scored[names["uplift_lower"]] = lower[:, k]
+            scored[names["uplift_upper"]] = upper[:, k]
+        control = ", ".join(map(str, model_like.schema.control_values))
+        scored["best_arm"] = best_arm(point, model_like.arms, control)
+    elif model_like.has_intervals:
+        scored["uplift"], scored["uplift_lower"], scored["uplift_upper"] = model_like.effect_with_interval(
+            scored, alpha=0.05
+        )
+    else:
+        scored["uplift"] = model_like.effect(scored)
+    return scored
 
 
 def predictions_frame(

@@ -12,7 +12,7 @@ from impactiq.data.sampling import split_holdout
 from impactiq.data.schema import build_schema
 from impactiq.data.synthetic import make_criteo_like
 from impactiq.errors import ImpactIQError
-from impactiq.evaluation import metrics
+from impactiq.evaluation import metrics, training
 from impactiq.evaluation.holdout import evaluate_model, holdout_metrics
 from impactiq.evaluation.training import STAGES, train_model
 from impactiq.uplift.features import QUANTILES, feature_frame
@@ -100,6 +100,15 @@ def test_split_holdout_refuses_an_unknown_outcome(experiment):
 def test_train_model_reports_every_stage_in_order(trained):
     """Every stage but sampling (all rows used) and comparing (one estimator chosen), in order."""
     assert trained.stages == [s for s in STAGES if s not in ("sampling", "comparing estimators")]
+
+
+def test_intervals_of_a_large_training_set_are_not_calibrated_and_the_model_says_why(experiment, monkeypatch):
+    monkeypatch.setattr(training, "CALIBRATION_MAX_ROWS", 1_000)
+    stages = []
+    model = train_model(experiment, outcome="visit", seed=3, n_boot=N_BOOT, on_stage=stages.append, **FAST)
+    assert "calibrating intervals" not in stages
+    assert model.data["interval_calibration"]["unavailable"].startswith("2,800 training rows is more than")
+    assert "calibration_seconds" not in model.fit
 
 
 def test_train_model_scores_the_holdout_rows_with_their_truth(experiment, trained):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -83,6 +84,18 @@ def test_train_small_model_shows_qini_chart_and_metrics(train_page, models_dir):
     assert any("Saved as" in s.value for s in at.success)
     assert (models_dir / default).resolve() != first_version
     delete_model(models_dir / default)
+
+
+def test_training_shows_its_progress_line_in_the_status(train_page):
+    at = train_page
+    _labelled(at.number_input, ROWS).set_value(2_000)
+    _labelled(at.number_input, REPLICATES).set_value(50)
+    _button(at, "Train").click().run()
+    assert not at.exception and not at.error
+    status = next(s for s in at.status if s.label.startswith("Trained in"))
+    assert status.state == "complete" and re.fullmatch(r"Trained in (\d+s|\d+m\d\ds)", status.label)
+    # The line redrawn while the stages ran ("fitting ... · 12s elapsed · about 20s left") ends as:
+    assert [c.value for c in status.caption] == [f"done · {status.label.removeprefix('Trained in ')} elapsed"]
 
 
 def test_a_bad_model_name_is_refused(train_page):

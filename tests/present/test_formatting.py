@@ -57,3 +57,16 @@ def test_profit_sentence_states_the_profit_its_interval_and_the_decision():
         "Expected incremental profit per contact: +0.20 [+0.10, +0.30]. "
         "Treat: profitable even at the interval's lower bound."
     )
+
+
+@pytest.mark.parametrize(
+    ("n_bytes", "text"),
+    [
+        (500, "0.5 KB"),
+        (300 * 1024**2 // 1000, "0.3 MB"),
+        (int(1.6 * 1024**2), "1.6 MB"),
+        (3 * 1024**3 + 10, "3.0 GB"),
+    ],
+)
+def test_file_size_in_megabytes_or_gigabytes(n_bytes, text):
+    assert formatting.file_size(n_bytes) == text

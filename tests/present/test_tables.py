@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from impactiq.data.server_files import DataFile
 from impactiq.present.tables import (
     broken_models_table,
     channels_table,
+    data_files_table,
     effects_table,
     heterogeneity_verdict,
     metrics_table,
@@ -253,3 +258,12 @@ def test_the_heterogeneity_test_is_said_in_words(slope, se, p, level, words):
     blp = BestLinearPredictor(ate=0.01, ate_se=0.002, slope=slope, slope_se=se, p_value=p, n=1000)
     said, sentence = heterogeneity_verdict(blp, binary=True)
     assert said == level and words in sentence and "slope" in sentence
+
+
+def test_data_files_table_shows_name_size_and_time():
+    when = dt.datetime(2026, 3, 1, 9, 30, 59, tzinfo=dt.UTC)
+    files = [DataFile("criteo.csv.gz", Path("/srv/criteo.csv.gz"), 3 * 1024**3, when)]
+    table = data_files_table(files)
+    assert table.to_dict("records") == [
+        {"name": "criteo.csv.gz", "size": "3.0 GB", "modified (UTC)": "2026-03-01 09:30"}
+    ]
