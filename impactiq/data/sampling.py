@@ -33,7 +33,9 @@ def split_holdout(experiment: Experiment, outcome: str, *, test_size: float = 0.
         )
     strata = _strata(_groups(experiment), experiment.y(outcome))
     holdout = _stratified_draw(strata, round(test_size * len(strata)), np.random.default_rng(seed))
-    train = np.setdiff1d(np.arange(len(strata)), holdout)
+    in_training = np.ones(len(strata), dtype=bool)
+    in_training[holdout] = False
+    train = np.flatnonzero(in_training)
     for part, rows in (("training set", train), ("holdout", holdout)):
         groups = _groups(experiment)[rows]
         names = (
@@ -90,7 +92,11 @@ def _stratified_draw(strata: np.ndarray, size: int, rng: np.random.Generator) ->
     Quotas follow the largest remainder method, so they sum to exactly `size` and each
     stratum's quota is within one row of its proportional share.
     """
-    labels, counts = np.unique(strata, return_counts=True)
+    # Strata are small non-negative codes: counting them is linear, where np.unique hashes or
+    # sorts (10 s per call on 14M rows).
+    counts = np.bincount(strata)
+    labels = np.flatnonzero(counts)
+    counts = counts[labels]
     exact = counts * size / len(strata)
     quotas = np.floor(exact).astype(np.int64)
     remainder = size - int(quotas.sum())

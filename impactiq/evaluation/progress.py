@@ -39,7 +39,7 @@ from impactiq.evaluation.training import CALIBRATION_MAX_ROWS, STAGES, train_mod
 
 # Rows the costs are quoted at.
 REFERENCE_ROWS = 100_000
-# Stages done must have been expected to take at least this long before their ratio of actual to
+# A stage done must have been expected to take at least this long before its ratio of actual to
 # expected time corrects the forecast: a stage of a tenth of a second is all fixed overhead.
 MIN_EVIDENCE_SECONDS = 2.0
 SEPARATOR = " · "
@@ -66,10 +66,10 @@ class StageCost:
 # Measured: the default causal forest with calibration (see the module docstring). Seconds at
 # 35,000 and 140,000 training rows, the mean of two runs each: fit 9.2 and 26.0, calibration 17.3
 # and 55.7, scoring 0.54 and 1.77, evaluating (200 bootstrap replicates) 2.5 and 7.1; the split
-# alone, 0.15 s at 140,000 and 1.06 s at 700,000; `auto`'s comparison 44.9 s at 35,000.
+# alone, 0.8 s at 9.8M (bench/bench_scale.py); `auto`'s comparison 44.9 s at 35,000.
 COSTS = {
     "sampling": StageCost(0.03, 1.0),
-    "splitting holdout": StageCost(0.1, 1.2),
+    "splitting holdout": StageCost(0.008, 1.0),
     COMPARISON: StageCost(98.6, 0.75),  # one size only: the fit's power
     FIT: StageCost(20.2, 0.75),
     CALIBRATION: StageCost(42.0, 0.84),
@@ -266,11 +266,14 @@ class Progress:
         return expected_seconds(stage, self.rows, self.estimator)
 
     def _ratio(self) -> float:
-        """Actual over expected time of the stages done; 1 until they were expected to take a while."""
+        """Actual over expected time of the stages done that were expected to take a while; 1 before any.
+
+        A stage forecast at a fraction of a second is mostly fixed overhead, and its ratio (a hundred
+        times slower, or faster, than forecast) says nothing about the long stages to come.
+        """
         pairs = [(actual, self._expected(stage)) for stage, actual in self._done]
-        pairs = [(actual, expected) for actual, expected in pairs if expected is not None]
-        expected = sum(e for _, e in pairs)
-        return sum(a for a, _ in pairs) / expected if expected >= MIN_EVIDENCE_SECONDS else 1.0
+        pairs = [(a, e) for a, e in pairs if e is not None and e >= MIN_EVIDENCE_SECONDS]
+        return sum(a for a, _ in pairs) / sum(e for _, e in pairs) if pairs else 1.0
 
     def _later_stages(self) -> tuple[str, ...]:
         if self._stage not in self.stages:

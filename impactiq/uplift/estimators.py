@@ -17,9 +17,12 @@ treated share of the training data, which is the maximum-likelihood estimate of 
 Nuisance models
 ---------------
 Outcome models are LightGBM with modest, fixed settings (100 trees, 31 leaves, learning rate
-0.1) and `n_jobs=1`: on a small shared machine LightGBM's OpenMP threads slow down several-fold
-as soon as another process competes for a core, whereas single-threaded training is steady;
-the parallelism goes to the forests (threaded and contention-tolerant) and to bootstrap refits.
+0.1) and `n_jobs=1` below `THREADED_BOOSTER_ROWS` training rows: on a small shared machine
+LightGBM's OpenMP threads slow down several-fold as soon as another process competes for a core,
+whereas single-threaded training is steady; the parallelism goes to the forests (threaded and
+contention-tolerant) and to bootstrap refits. From a million rows on, each tree's histograms are
+large enough for threads to pay: at 3M rows two threads fitted in 14.3 s instead of 24.4 s and
+predicted in 6.1 s instead of 9.5 s, with the same predictions.
 Binary outcomes use a classifier (EconML's `discrete_outcome=True`) or, where EconML calls
 `predict`, a cross-entropy regressor that predicts probabilities.
 
@@ -57,6 +60,7 @@ import pandas as pd
 from econml.dml import CausalForestDML, LinearDML
 from econml.dr import ForestDRLearner
 from econml.metalearners import SLearner, TLearner, XLearner
+from econml.utilities import filter_none_kwargs
 from joblib import Parallel, delayed
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -111,13 +115,69 @@ _ANALYTIC = {
     "linear_dml": "analytic (EconML OLS standard errors of the linear final stage)",
 }
 _META = {"t_learner": TLearner, "x_learner": XLearner, "s_learner": SLearner}
-_ECONML_CLASSES = {"causal_forest": CausalForestDML, "linear_dml": LinearDML, "dr": ForestDRLearner, **_META}
+
+
+class _WithoutInSampleScore:
+    """An EconML orthogonal learner whose final stage is fitted without scoring it on the training rows.
+
+    After fitting the final stage, econml 0.17's `_OrthoLearner._fit_final` scores it on every
+    training row (`score_`); for a forest that is EconML's tree-by-tree walk in Python over all
+    rows: 7.4 s of a 51 s causal-forest fit at 1M rows, 27.5 s of 159 s at 3M. ImpactIQ judges
+    models on their holdout and never reads `score_`, so this repeats `_fit_final` without it.
+    """
+
+    def _fit_final(
+        self,
+        Y,
+        T,
+        X=None,
+        W=None,
+        Z=None,
+        nuisances=None,
+        sample_weight=None,
+        freq_weight=None,
+        sample_var=None,
+        groups=None,
+    ):
+        self._ortho_learner_model_final.fit(
+            Y,
+            T,
+            **filter_none_kwargs(
+                X=X,
+                W=W,
+                Z=Z,
+                nuisances=nuisances,
+                sample_weight=sample_weight,
+                freq_weight=freq_weight,
+                sample_var=sample_var,
+                groups=groups,
+            ),
+        )
+        self.score_ = None
+
+
+class _CausalForestDML(_WithoutInSampleScore, CausalForestDML):
+    pass
+
+
+class _ForestDRLearner(_WithoutInSampleScore, ForestDRLearner):
+    pass
+
+
+_ECONML_CLASSES = {
+    "causal_forest": _CausalForestDML,
+    "linear_dml": LinearDML,
+    "dr": _ForestDRLearner,
+    **_META,
+}
 # The estimators whose nuisance models are cross-fitted, fold by fold: EconML's `use_ray` applies.
 _CROSS_FITTED = ("causal_forest", "linear_dml", "dr")
 
 # Cross-fitting folds. Two folds halve the nuisance cost of three; with a known propensity the
 # only nuisance is E[Y|X], which LightGBM learns well from half the data.
 _CV = 2
+# Training rows from which the LightGBM nuisance models use threads (see the module docstring).
+THREADED_BOOSTER_ROWS = 1_000_000
 _MIN_ROWS_PER_ARM = 20
 # Forest sizing (see `forest_params`), calibrated on the Criteo-like synthetic data at 100k-1M rows.
 _FOREST_TREES = 200
@@ -375,7 +435,7 @@ class UpliftModel(BaseEstimator):
         known = KnownPropensity(propensity, shares=self.arm_shares_ if several else None)
         arms = {"categories": list(range(self.n_arms_ + 1))} if several else {}
         dml = {
-            "model_y": self._outcome_model("classifier" if self.binary_outcome else "regressor"),
+            "model_y": self._outcome_model("classifier" if self.binary_outcome else "regressor", n_rows),
             "model_t": known,
             "discrete_outcome": self.binary_outcome,
             "discrete_treatment": True,
@@ -396,7 +456,9 @@ class UpliftModel(BaseEstimator):
             defaults = dml
         elif self.estimator == "dr":
             defaults = {
-                "model_regression": self._outcome_model("classifier" if self.binary_outcome else "regressor"),
+                "model_regression": self._outcome_model(
+                    "classifier" if self.binary_outcome else "regressor", n_rows
+                ),
                 "model_propensity": known,
                 "discrete_outcome": self.binary_outcome,
                 "cv": _CV,
@@ -408,13 +470,13 @@ class UpliftModel(BaseEstimator):
                 **arms,
             }
         else:
-            arm_model = self._outcome_model("probability" if self.binary_outcome else "regressor")
+            arm_model = self._outcome_model("probability" if self.binary_outcome else "regressor", n_rows)
             if self.estimator == "t_learner":
                 defaults = {"models": arm_model, **arms}
             elif self.estimator == "x_learner":
                 defaults = {
                     "models": arm_model,
-                    "cate_models": self._outcome_model("regressor"),
+                    "cate_models": self._outcome_model("regressor", n_rows),
                     "propensity_model": known,
                 }
             else:
@@ -439,14 +501,14 @@ class UpliftModel(BaseEstimator):
                 "Leave mc_iters out of the parameters, or train without Ray."
             )
 
-    def _outcome_model(self, kind: str):
-        """A seeded, single-threaded LightGBM model; see the module docstring for the settings."""
+    def _outcome_model(self, kind: str, n_rows: int):
+        """A seeded LightGBM model, threaded only on large data; see the module docstring for the settings."""
         settings = {
             "n_estimators": 100,
             "learning_rate": 0.1,
             "num_leaves": 31,
             "min_child_samples": 100,
-            "n_jobs": 1,
+            "n_jobs": 1 if n_rows < THREADED_BOOSTER_ROWS else self.n_jobs,
             "random_state": self.random_state,
             "deterministic": True,
             "force_col_wise": True,

@@ -312,3 +312,22 @@ def test_expected_amounts_are_never_negative_when_the_outcome_never_was():
 def test_a_forest_of_several_arms_grows_leaves_as_many_times_larger():
     assert forest_params(1_000_000, 3)["min_samples_leaf"] == 3 * forest_params(1_000_000)["min_samples_leaf"]
     assert forest_params(1_000_000, 3)["max_samples"] == forest_params(1_000_000)["max_samples"]
+
+
+@pytest.mark.parametrize("estimator", FORESTS)
+def test_forests_skip_only_econmls_in_sample_score(estimator):
+    """The forests are EconML's own, fitted identically, less the unused in-sample `score_`."""
+    from econml.dml import CausalForestDML
+    from econml.dr import ForestDRLearner
+
+    y, t, X, _ = make_experiment(1_500, seed=11)
+    model = UpliftModel(estimator=estimator, random_state=0, params={"n_estimators": 20}).fit(y, t, X)
+    assert model.estimator_.score_ is None
+    reference = {"causal_forest": CausalForestDML, "dr": ForestDRLearner}[estimator](**model.params_)
+    features = model._encode(X)
+    reference.fit(y, t, X=features, W=None)
+    assert reference.score_ is not None
+    # Equal up to the order in which EconML's prediction threads add the trees up.
+    np.testing.assert_allclose(
+        model.estimator_.effect(features), reference.effect(features), rtol=0, atol=1e-12
+    )
