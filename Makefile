@@ -55,6 +55,7 @@ bench: setup
 	$(PY) bench/bench_load.py
 	$(PY) bench/bench_simulator.py
 	$(PY) bench/bench_stream.py
+	$(PY) bench/bench_scale.py
 	$(PY) bench/bench_channels.py
 	$(PY) bench/bench_journeys.py
 	$(PY) bench/bench_models.py --sizes 100000 1000000 --estimators all --reference

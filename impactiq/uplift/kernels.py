@@ -28,7 +28,12 @@ import numba
 import numpy as np
 
 # Rows walked together through one tree (see the module's docstring).
-BLOCK_ROWS = 128
+BLOCK_ROWS = 256
+# Steps beyond a tree's mean leaf depth that all rows of a block take together (see `walk_block`).
+# Rows end in the deeper leaves more often than the count of leaves suggests (a split sends most
+# rows to its larger side); on the demo model, scoring 1M rows with intervals, 0 to 4 extra steps
+# gave about 187k, 205k, 212k, 222k and 210k rows/s.
+SETTLE_EXTRA_STEPS = 3
 # A node's `code`: the feature index in the low bits, then LightGBM's missing type (2 bits) and
 # default direction (1 bit); -1 marks a leaf.
 FEATURE_BITS = 24
@@ -53,7 +58,8 @@ def pack(roots, feature, threshold, left, right, default_left, missing_type, n_l
     `trees.children_descend` accepts. Output: every reachable node and leaf gets a new number,
     breadth first within its tree, with a node's children numbered consecutively; `nodes` holds
     records of `NODE`, `leaf[i]` is the original leaf id of new node i (-1 for a split), and
-    `settle[t]` is the mean number of steps from tree t's root to its leaves (see `walk_block`).
+    `settle[t]` the steps every row takes in tree t before the rows still at a split go on alone:
+    its mean leaf depth plus `SETTLE_EXTRA_STEPS`, at most its depth (see `walk_block`).
     """
     capacity = feature.shape[0] + n_leaves
     nodes = np.empty(capacity, dtype=NODE)
@@ -73,6 +79,7 @@ def pack(roots, feature, threshold, left, right, default_left, missing_type, n_l
         head = new_roots[tree]
         leaf_levels = 0
         n_tree_leaves = 0
+        deepest = 0
         while head < size:
             original = source[head]
             if original < 0:
@@ -82,6 +89,7 @@ def pack(roots, feature, threshold, left, right, default_left, missing_type, n_l
                 leaf[head] = -original - 1
                 leaf_levels += level[head]
                 n_tree_leaves += 1
+                deepest = max(deepest, level[head])
             else:
                 if size + 2 > capacity:
                     raise ValueError("two parents share a child")
@@ -96,7 +104,7 @@ def pack(roots, feature, threshold, left, right, default_left, missing_type, n_l
                 level[size] = level[size + 1] = level[head] + 1
                 size += 2
             head += 1
-        settle[tree] = leaf_levels // n_tree_leaves
+        settle[tree] = min(leaf_levels // n_tree_leaves + SETTLE_EXTRA_STEPS, deepest)
     return nodes[:size].copy(), new_roots, settle, leaf[:size].copy()
 
 

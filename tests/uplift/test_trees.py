@@ -25,7 +25,9 @@ def test_rows_reach_the_leaves_worked_out_by_hand():
     X = np.array([[0.0, 9.0], [0.5, 9.0], [0.6, 2.0], [0.6, 2.1]])
     packed = PackedTrees(ROOTS, FEATURE, THRESHOLD, LEFT, RIGHT, n_leaves=4)
     np.testing.assert_array_equal(packed.leaf_sum(X, LEAF_VALUE), [100, 100, 101, 102])
-    np.testing.assert_array_equal(packed.settle, [1, 0])  # leaves at depths 1, 2, 2; a lone leaf
+    # Leaves at depths 1, 2, 2: all rows take the mean depth (1) plus the extra steps, at most the
+    # depth (2); a lone leaf takes none.
+    np.testing.assert_array_equal(packed.settle, [2, 0])
 
 
 @pytest.mark.parametrize(
