@@ -31,6 +31,26 @@ def open_page(monkeypatch, tmp_path):
     return run
 
 
+def _scored(offset: int, now: float) -> tuple:
+    """A score-log row for offset `offset` of topic events, scored at `now`, produced 250 ms before."""
+    return (
+        "events",
+        0,
+        offset,
+        f"user-{offset}",
+        str(offset),
+        "demo",
+        now - 0.25,
+        now,
+        0.02,
+        0.01,
+        0.03,
+        "persuadable",
+        None,
+        None,
+    )
+
+
 def _metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label))
 
@@ -47,47 +67,10 @@ def test_a_log_shows_throughput_latency_and_recent_scores(open_page, tmp_path):
     now = time.time()
     with open_score_log(tmp_path / "scores.sqlite") as log:
         log.write(
-            [
-                (
-                    "events",
-                    0,
-                    i,
-                    f"user-{i}",
-                    str(i),
-                    "demo",
-                    now - 0.25,
-                    now,
-                    0.02,
-                    0.01,
-                    0.03,
-                    "persuadable",
-                    None,
-                    None,
-                )
-                for i in range(120)
-            ],
+            [_scored(i, now) for i in range(120)],
             [("events", 0, 120, HOSTILE, "The event is not valid JSON", HOSTILE, now)],
         )
-        log.write(
-            [
-                (
-                    "events",
-                    0,
-                    5,
-                    "user-5",
-                    "5",
-                    "demo",
-                    now - 0.25,
-                    now,
-                    0.02,
-                    0.01,
-                    0.03,
-                    "persuadable",
-                    None,
-                    None,
-                )
-            ]
-        )
+        log.write([_scored(5, now)])  # offset 5 again: a replay, counted as a duplicate
     at = open_page(tmp_path / "scores.sqlite")
     assert _metric(at, "Events/s") == "2"  # 120 events in the last 60 s
     assert _metric(at, "Latency p50 / p99") == "250 / 250 ms"
