@@ -29,6 +29,8 @@ MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
 # micro-batch of 5,000 events uses both cores (bench/bench_stream.py: 19,700 events/s with the
 # previous 16,384, 25,200 with this).
 ROWS_PER_THREAD = 2_048
+# Row ranges per thread in a large call (see `in_threads`).
+RANGES_PER_THREAD = 4
 
 
 class PackedTrees:
@@ -105,12 +107,15 @@ def in_threads(n_rows: int, work: Callable[[int, int], None], n_threads: int | N
     if n_threads is None:
         n_threads = os.cpu_count() or 1
     n_threads = max(1, min(n_threads, n_rows // ROWS_PER_THREAD))
-    bounds = np.linspace(0, n_rows, n_threads + 1).astype(np.int64)
     if n_threads == 1:
         work(0, n_rows)
         return
+    # More ranges than threads, taken in turn: a thread slowed by another process does not leave
+    # the others idle at the end.
+    n_ranges = min(RANGES_PER_THREAD * n_threads, max(n_threads, n_rows // ROWS_PER_THREAD))
+    bounds = np.linspace(0, n_rows, n_ranges + 1).astype(np.int64)
     with ThreadPoolExecutor(n_threads) as pool:
-        list(pool.map(lambda i: work(int(bounds[i]), int(bounds[i + 1])), range(n_threads)))
+        list(pool.map(lambda i: work(int(bounds[i]), int(bounds[i + 1])), range(n_ranges)))
 
 
 def children_descend(left: np.ndarray, right: np.ndarray, roots: np.ndarray, n_leaves: int) -> bool:
