@@ -672,15 +672,16 @@ def _demo_model(args: argparse.Namespace) -> None:
     fingerprint = fingerprint_experiment(experiment, DEMO_OUTCOME)
     if (args.out / "metadata.json").is_file():
         try:
-            saved = load_model(args.out).metadata
+            model = load_model(args.out)
         except ImpactIQError as error:
             print(f"retraining: {error}", file=sys.stderr)
         else:
+            saved = model.metadata
             same_data = saved["data"].get("fingerprint", {}).get("sha256") == fingerprint["sha256"]
             # A demo model saved before interval calibration existed is trained again to get it.
             calibrated = "interval_calibration" in saved["data"]
             if same_data and calibrated and saved.get("versions") == library_versions():
-                _compile_scoring(args.out)
+                _compile_scoring(model)
                 print(f"{args.out} is up to date (same data and library versions); nothing to do.")
                 return
     trained = _fit_and_save(
@@ -692,16 +693,13 @@ def _demo_model(args: argparse.Namespace) -> None:
         seed=DEMO_SEED,
         replace=True,
     )
-    _compile_scoring(args.out)
     print(_training_summary(trained, args.out))
 
 
-def _compile_scoring(folder: Path) -> None:
+def _compile_scoring(model) -> None:
     """Score one row with the saved demo model, so that the compiled scoring loops are built and
-    cached on disk now (seconds, once per machine) rather than on the app's first visitor."""
-    from impactiq.uplift.store import load_model
-
-    model = load_model(folder)
+    cached on disk now (seconds, once per machine) rather than on the app's first visitor. Training
+    does this by itself when it scores the holdout; a model found up to date needs it here."""
     row = model.holdout[list(model.schema.features)].iloc[:1]
     model.predict_outcomes(row, uplift=model.effect_with_interval(row)[0])
 

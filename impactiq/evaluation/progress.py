@@ -184,21 +184,22 @@ class Progress:
 
     def start(self, stage: str) -> None:
         """`stage` begins now; the stage before it, if any, has ended."""
+        self._move_to(stage)
+
+    def finish(self) -> None:
+        """The last stage has ended: `elapsed()` stops and nothing is left."""
+        self._move_to(None)
+
+    def _move_to(self, stage: str | None) -> None:
+        """End the running stage now and begin `stage` (None: the end of the run)."""
         with self._lock:
             now = self._clock()
             if self._started is None:
                 self._started = now
             self._close(now)
             self._stage, self._stage_started = stage, now
-
-    def finish(self) -> None:
-        """The last stage has ended: `elapsed()` stops and nothing is left."""
-        with self._lock:
-            now = self._clock()
-            if self._started is None:
-                self._started = now
-            self._close(now)
-            self._stage, self._finished = None, now
+            if stage is None:
+                self._finished = now
 
     def elapsed(self) -> float:
         """Seconds since the first stage began (0 before it)."""
