@@ -49,10 +49,12 @@ check: setup-test
 	$(PY) -m ruff format --check .
 
 # Benchmarks print their figures; the model sweep takes about 20 minutes on two cores.
-bench: setup
+# The demo's bench drives chromium, hence the test set-up.
+bench: setup-test
 	$(PY) bench/bench_reader.py
 	$(PY) bench/bench_upload.py
 	$(PY) bench/bench_load.py
+	$(PY) bench/bench_demo.py
 	$(PY) bench/bench_simulator.py
 	$(PY) bench/bench_stream.py
 	$(PY) bench/bench_scale.py
