@@ -13,38 +13,20 @@ see. The browser's own start is not counted: an interviewer's browser is already
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.app_server import running_app  # noqa: E402
+
 TARGET_S = 3.0
 VIEWPORT = {"width": 1366, "height": 768}
 CHROMIUM = "/usr/bin/chromium"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"the app did not answer at {url}")
 
 
 def _first_uplift_seconds(browser, url: str) -> float:
@@ -67,23 +49,9 @@ def _first_uplift_seconds(browser, url: str) -> float:
 
 def _one_server(browser, model_dir: Path) -> tuple[float, float]:
     """A fresh server as `make demo` starts it: its first visit and the visit after."""
-    port = _free_port()
-    env = {**os.environ, "IMPACTIQ_START": "demo", "IMPACTIQ_MODELS_DIR": str(model_dir)}
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_healthy(url)
-            return _first_uplift_seconds(browser, url), _first_uplift_seconds(browser, url)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    env = {"IMPACTIQ_START": "demo", "IMPACTIQ_MODELS_DIR": str(model_dir)}
+    with tempfile.TemporaryFile() as log, running_app(env, log) as url:
+        return _first_uplift_seconds(browser, url), _first_uplift_seconds(browser, url)
 
 
 def main() -> None:

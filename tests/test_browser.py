@@ -7,15 +7,14 @@ touches the developer's saved models.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.app_server import running_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -46,26 +45,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().decode().strip() == "ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not become healthy at {url}")
-
-
 @pytest.fixture(scope="module")
 def app_models(tmp_path_factory):
     """The models folder the app under test reads."""
@@ -74,44 +53,10 @@ def app_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app_url(app_models, tmp_path_factory):
-    """A real `streamlit run` of the app on a free port, stopped after the module.
-
-    The server's output goes to a log file: a pipe that nobody reads fills up (64 KB of
-    warnings over a module of journeys) and blocks the server in the middle of a page."""
-    port = _free_port()
-    env = {**os.environ, "IMPACTIQ_MODELS_DIR": str(app_models)}
-    log = (tmp_path_factory.mktemp("server") / "streamlit.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process)
+    """A real `streamlit run` of the app on a free port, stopped after the module."""
+    log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with log_path.open("wb") as log, running_app({"IMPACTIQ_MODELS_DIR": str(app_models)}, log) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture(scope="module")
