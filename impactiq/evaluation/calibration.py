@@ -53,7 +53,7 @@ MIN_VALIDATION_ROWS = 200
 # `default_rng(seed)` itself: a data set generated from the same seed, as every synthetic demo
 # set is, would hand the twin the very uniforms that drew its features. On the multi-channel
 # demo (seed 0, trained with seed 0) the twin's outcomes then followed the "loyal" flag, whose
-# draw came first: 13% successes instead of 5%, standard errors a tenth of the model's.
+# draw came first: 13% successes instead of 5%, standard errors 1-10% of the model's.
 TWIN_STREAM = 0x7717
 
 
