@@ -75,27 +75,32 @@ st.caption(
 def _read_uploads() -> None:
     """Read each newly uploaded file once and keep it by role; a bad file says why and keeps the rest."""
     tables = st.session_state.setdefault(common.JOURNEY_TABLES, {})
+    # One container per file, made up front in a fixed order, so that what a file adds below its
+    # uploader (its caption) never moves the uploaders after it.
     required, optional = st.columns(2)
+    slots = {role: required.container() for role, (_, needed) in FILES.items() if needed}
     with optional.expander("Optional files"):
-        optional_slots = {role: st.container() for role, (_, needed) in FILES.items() if not needed}
-    for role, (label, needed) in FILES.items():
-        where = required if needed else optional_slots[role]
+        slots |= {role: st.container() for role, (_, needed) in FILES.items() if not needed}
+    for role, (label, _) in FILES.items():
+        where = slots[role]
         uploaded = where.file_uploader(label, key=f"journey_upload_{role}")
         if uploaded is None:
             tables.pop(role, None)
             continue
-        if role in tables and tables[role][0] == uploaded.file_id:
-            continue
-        try:
-            with st.spinner(f"Reading {plain(uploaded.name)}…"):
-                tables[role] = (
-                    uploaded.file_id,
-                    uploaded.name,
-                    read_table(uploaded.getvalue(), filename=uploaded.name),
-                )
-        except ImpactIQError as error:
-            tables.pop(role, None)
-            common.show_error(error)
+        if role not in tables or tables[role][0] != uploaded.file_id:
+            try:
+                with st.spinner(f"Reading {plain(uploaded.name)}…"):
+                    tables[role] = (
+                        uploaded.file_id,
+                        uploaded.name,
+                        read_table(uploaded.getvalue(), filename=uploaded.name),
+                    )
+            except ImpactIQError as error:
+                tables.pop(role, None)
+                common.show_error(error)
+                continue
+        _, name, table = tables[role]
+        where.caption(f"Read {plain(name)}: {len(table):,} rows, {table.shape[1]} columns.")
 
 
 def _pick(label: str, columns: list[str], default: str | None, *, optional: bool, key: str) -> str | None:

@@ -99,6 +99,30 @@ def _no_exception(page) -> None:
     assert not page.console_errors, f"console errors: {page.console_errors[:5]}"
 
 
+def _idle(page) -> None:
+    """Wait until the app's script is not running (Streamlit marks the app element)."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+
+
+def _click_when_idle(page, target) -> None:
+    """Click `target` once it is shown and the run that showed it has ended, as a person would:
+    a click given to a page still running can be lost."""
+    target.wait_for()
+    _idle(page)
+    target.click()
+
+
+def _shown(page, text: str) -> None:
+    """Wait for `text`; if it never comes, fail with what the page showed instead."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_text(text).first.wait_for()
+    except PlaywrightTimeout:
+        body = page.locator("body").inner_text()
+        raise AssertionError(f"{text!r} never appeared; the page showed:\n{body[-3000:]}") from None
+
+
 def test_a_shared_link_opens_inside_the_app(page, app_url):
     """The first request after start-up is a deep link: it must get the app's navigation."""
     page.goto(f"{app_url}/train")
@@ -127,7 +151,7 @@ def test_journey(page, app_url, tmp_path):
 
     navigation = page.locator('[data-testid="stSidebarNav"]')
     navigation.get_by_role("link", name="Train").click()
-    page.get_by_role("button", name="Train").click()
+    _click_when_idle(page, page.get_by_role("button", name="Train"))
     page.get_by_text("Trained in").wait_for()
     page.get_by_text("causal_forest on visit: holdout of").wait_for()
     page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()
@@ -137,7 +161,7 @@ def test_journey(page, app_url, tmp_path):
     page.get_by_text("Data: campaign.csv").wait_for()
     page.get_by_text("causal_forest on visit: holdout of").wait_for()
     _no_exception(page)
-    page.get_by_role("button", name="Save model").click()
+    _click_when_idle(page, page.get_by_role("button", name="Save model"))
     page.get_by_text("Saved as").wait_for()
     _no_exception(page)
     _the_report_renders_offline(page, tmp_path)
@@ -190,17 +214,17 @@ def test_three_arm_journey(page, app_url):
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Demo data set").click()
     page.get_by_role("option", name="Real e-mail experiment (Hillstrom").click()
     page.get_by_text("each e-mail an arm").click()
-    page.get_by_role("button", name="Load demo data").click()
+    _click_when_idle(page, page.get_by_role("button", name="Load demo data"))
     page.get_by_text("Mens E-Mail and Womens E-Mail vs No E-Mail").first.wait_for()
     page.get_by_text("Arm by arm").wait_for()
     _no_exception(page)
 
     navigation = page.locator('[data-testid="stSidebarNav"]')
     navigation.get_by_role("link", name="Train").click()
-    page.get_by_role("button", name="Train").click()
+    _click_when_idle(page, page.get_by_role("button", name="Train"))
     page.get_by_text("Trained in").wait_for()
     page.get_by_role("tab", name="Womens E-Mail").wait_for()
-    page.get_by_role("button", name="Save model").click()
+    _click_when_idle(page, page.get_by_role("button", name="Save model"))
     page.get_by_text("Saved as").wait_for()
     _no_exception(page)
 
@@ -235,11 +259,14 @@ def test_touchpoint_journey(page, app_url, tmp_path):
         table.to_csv(path, index=False)
         uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=label)
         uploader.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(path)
-        uploader.get_by_text(name).wait_for()
-    page.get_by_role("button", name="Link people and attribute").click()
-    page.get_by_text("Credit per channel, every model side by side").wait_for()
-    page.get_by_text("The causal check: credit against what each channel caused").wait_for()
-    page.get_by_text("Closest to the experiment").wait_for()
+        # As a person would, wait until the app has read the file and finished its run: under
+        # load, a file given to the page while it was still running never arrived.
+        _shown(page, f"Read {name}:")
+        _idle(page)
+    _click_when_idle(page, page.get_by_role("button", name="Link people and attribute"))
+    _shown(page, "Credit per channel, every model side by side")
+    _shown(page, "The causal check: credit against what each channel caused")
+    _shown(page, "Closest to the experiment")
     _no_exception(page)
     page.screenshot(path=str(tmp_path / "journeys.png"), full_page=True)
 

@@ -95,6 +95,10 @@ def test_uploaded_logs_are_linked_and_attributed(app):
         app.file_uploader, "Holdouts: per channel, its eligible people and whether each was held out"
     ).upload("holdouts.csv", data.holdouts.to_csv(index=False).encode(), "text/csv")
     app.run()
+    # Each file says it was read, and how large it is, before anything is linked.
+    captions = [c.value for c in app.caption]
+    for name, table in (("touches.csv", data.touchpoints), ("holdouts.csv", data.holdouts)):
+        assert f"Read {plain(name)}: {len(table):,} rows, {table.shape[1]} columns." in captions
     _labelled(app.button, "Link people and attribute").click().run()
     assert not app.exception and not app.error
     assert any(plain("uploaded files touches.csv and orders.csv") in c.value for c in app.caption)
