@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +23,7 @@ def running_app(env: dict[str, str], log: BinaryIO, timeout: float = 90) -> Iter
 
     The server's output goes to `log`: a pipe that nobody reads fills up (64 KB of warnings over
     a module of journeys) and blocks the server in the middle of a page."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -53,12 +54,6 @@ def running_app(env: dict[str, str], log: BinaryIO, timeout: float = 90) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=20)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:

@@ -1,6 +1,8 @@
-"""Test data shared by several test modules: a small feature form, and scored rows with known effects."""
+"""Shared by several test modules: a small feature form, scored rows with known effects, a free port."""
 
 from __future__ import annotations
+
+import socket
 
 import numpy as np
 import pandas as pd
@@ -104,3 +106,11 @@ def strong_effect(n: int, seed: int) -> Experiment:
     frame = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(t=t, y=(rng.random(n) < p).astype(int))
     schema = build_schema(frame, treatment="t", treated_values=[1], control_values=[0], outcomes=["y"])
     return prepare_experiment(frame, schema, name="strong effect")
+
+
+def free_port() -> int:
+    """A local port where nothing listens: bound, then released (for a server to start on, or
+    an address that must fail to connect)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

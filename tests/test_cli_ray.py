@@ -24,6 +24,7 @@ import pytest
 from impactiq import cli
 from impactiq.data.synthetic import make_criteo_like
 from impactiq.uplift.store import load_model
+from tests.support import free_port
 
 ray = pytest.importorskip("ray")
 
@@ -41,12 +42,6 @@ def rows_csv(workdir):
     path = workdir / "rows.csv"
     make_criteo_like(1_000, seed=8).to_csv(path, index=False)
     return path
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.parametrize(
@@ -67,7 +62,7 @@ def test_a_bad_ray_address_is_a_message_and_status_2_not_a_traceback(
             "--out",
             str(out),
             "--ray",
-            address.format(port=closed_port()),
+            address.format(port=free_port()),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -116,10 +111,6 @@ def test_train_on_ray_saves_the_model_trained_without_it(rows_csv, workdir):
         atol=1e-9,
     )
     assert saved["on_ray"].data["interval_calibration"] == saved["here"].data["interval_calibration"]
-
-
-def free_port() -> int:
-    return closed_port()
 
 
 @pytest.fixture(scope="module")

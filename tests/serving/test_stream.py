@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from impactiq.serving.kafka import mock_cluster
 from impactiq.serving.scorelog import open_score_log, read_score_log
 from impactiq.serving.stream import StreamSettings, run_stream
 from impactiq.uplift.scoring import score_rows
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # The consumer group protocol of KIP-848: the mock cluster assigns partitions in well under a
@@ -227,12 +227,6 @@ def test_a_multi_arm_models_events_get_their_best_arm(mixed_run, multi_arm_model
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -246,7 +240,7 @@ def _free_port() -> int:
     ],
 )
 def test_command_line_mistakes_cost_one_line(kafka, two_arm_model, tmp_path, capsys, arguments, message):
-    values = {"port": _free_port(), "kafka": kafka, "tmp": tmp_path}
+    values = {"port": free_port(), "kafka": kafka, "tmp": tmp_path}
     given = dict(zip(arguments[::2], [a.format(**values) for a in arguments[1::2]], strict=True))
     options = {
         "--model": str(two_arm_model.path),

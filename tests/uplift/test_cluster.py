@@ -22,6 +22,7 @@ from impactiq.errors import ImpactIQError
 from impactiq.evaluation.training import train_model
 from impactiq.uplift import cluster
 from impactiq.uplift.estimators import UpliftModel
+from tests.support import free_port
 
 ray = pytest.importorskip("ray")
 
@@ -29,13 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FEATURES = [f"f{i}" for i in range(12)]
 # A small forest: a real one, with intervals, fitted in seconds.
 FAST_FOREST = {"n_estimators": 40}
-
-
-def closed_port() -> int:
-    """A local port where nothing listens: bound, then released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -73,7 +67,7 @@ def test_an_address_in_the_wrong_form_is_refused_with_the_forms_allowed(address,
 
 @pytest.mark.parametrize("scheme", ["", "ray://"])
 def test_an_address_where_nothing_listens_is_refused_at_once(scheme, disconnected):
-    address = f"{scheme}127.0.0.1:{closed_port()}"
+    address = f"{scheme}127.0.0.1:{free_port()}"
     started = time.perf_counter()
     with pytest.raises(ImpactIQError, match=rf"Cannot reach Ray at '{address}'.*ray start --head"):
         cluster.connect(address)
@@ -81,7 +75,7 @@ def test_an_address_where_nothing_listens_is_refused_at_once(scheme, disconnecte
 
 
 def test_a_stale_ray_address_fails_auto_at_once(disconnected, monkeypatch):
-    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{free_port()}")
     with pytest.raises(ImpactIQError, match="Cannot reach Ray at 'auto'"):
         cluster.connect("auto")
 
@@ -93,7 +87,7 @@ def test_auto_joins_the_ray_recorded_on_this_machine_only_while_it_answers(monke
         alive = f"127.0.0.1:{head.getsockname()[1]}"
         monkeypatch.setattr(cluster, "_recorded_cluster", lambda: alive)
         assert cluster._local_ray() is None  # Ray joins it
-    monkeypatch.setattr(cluster, "_recorded_cluster", lambda: f"127.0.0.1:{closed_port()}")
+    monkeypatch.setattr(cluster, "_recorded_cluster", lambda: f"127.0.0.1:{free_port()}")
     assert cluster._local_ray() == "local"  # a new local Ray, not minutes waiting on a stale record
     monkeypatch.setattr(cluster, "_recorded_cluster", lambda: None)
     assert cluster._local_ray() == "local"
