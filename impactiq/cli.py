@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--estimator",
         default="causal_forest",
-        help="estimator name (default: causal_forest), or 'auto': compare all six on a validation fold and "
-        "keep the one with the smallest doubly robust loss",
+        help="estimator name (default: causal_forest), or 'auto': compare all six (with --arms, the four that "
+        "model several arms) on a validation fold and keep the one with the smallest doubly robust loss",
     )
     train.add_argument(
         "--no-calibration",

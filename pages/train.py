@@ -55,9 +55,9 @@ def _train_form() -> None:
     with st.form("train"):
         left, right = st.columns(2)
         outcome = left.selectbox("Outcome", list(schema.outcomes))
-        # A multi-arm experiment is offered only the estimators that model several arms; `auto`
-        # compares estimators on one treatment against control.
-        offered = list(MULTI_ARM_ESTIMATORS) if experiment.arm is not None else [*ESTIMATORS, AUTO]
+        # A multi-arm experiment is offered only the estimators that model several arms, and `auto`,
+        # which compares those.
+        offered = [*(MULTI_ARM_ESTIMATORS if experiment.arm is not None else ESTIMATORS), AUTO]
         descriptions = {**ESTIMATOR_DESCRIPTIONS, AUTO: AUTO_DESCRIPTION}
         estimator = right.selectbox("Estimator", offered, format_func=lambda e: descriptions[e])
         features = st.multiselect("Features", list(schema.features), default=list(schema.features))

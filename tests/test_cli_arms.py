@@ -65,6 +65,30 @@ def test_evaluate_json_reports_every_arm_against_control(model, channels_csv, ca
         assert "true_ate" in scores  # the synthetic truth of that arm
 
 
+def test_train_auto_with_arms_compares_the_estimators_of_several_arms(workdir, channels_csv, capsys):
+    out = workdir / "models" / "auto"
+    args = ["train", "--data", str(channels_csv), "--treatment", "channel", "--control", "none", "--outcome"]
+    argv = [
+        *args,
+        "conversion",
+        "--arms",
+        *ARMS,
+        "--estimator",
+        "auto",
+        "--no-calibration",
+        "--out",
+        str(out),
+    ]
+    assert cli.main(argv) == 0
+    assert "Chosen by 'auto' from 4 estimators" in capsys.readouterr().out
+    assert cli.main(["evaluate", "--model", str(out), "--data", str(channels_csv), "--json"]) == 0
+    selection = json.loads(capsys.readouterr().out)["selection"]
+    fitted = [c for c in selection["candidates"] if c["arms"]]
+    assert {c["estimator"] for c in fitted} == {"causal_forest", "dr", "t_learner", "s_learner"}
+    assert all(set(c["arms"]) == set(ARMS) for c in fitted)
+    assert load_model(out).estimator == selection["chosen"]
+
+
 def test_segments_json_reports_every_arm(model, channels_csv, capsys):
     capsys.readouterr()
     argv = ["segments", "--model", str(model), "--data", str(channels_csv), "--by", "device", "--json"]

@@ -14,6 +14,12 @@ and their standard errors are paired (each row's loss difference). Its nuisance 
 expected outcome) is a LightGBM model per arm fitted on the fit rows, and the propensity is the
 design's treated share, as everywhere in ImpactIQ. The average effect alone ("no model") is a
 row of its own: a model that does not beat it has found no heterogeneity worth using.
+
+With the arms of an experiment kept apart, the candidates are the estimators that model several
+arms, each row has a doubly robust score per arm (`metrics.arm_aipw_scores`, each arm's known
+share its propensity), and a row's loss is its squared differences averaged over the arms: one
+number judges the model of every arm, and the choice is one estimator for all of them, as the
+model that is saved is one. The holdout columns are each arm's against control.
 """
 
 from __future__ import annotations
@@ -29,15 +35,17 @@ from impactiq.data.experiment import Experiment, check_outcome
 from impactiq.data.schema import restrict_features
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import holdout_metrics
-from impactiq.evaluation.metrics import aipw_scores
+from impactiq.evaluation.metrics import arm_aipw_scores
 from impactiq.evaluation.splits import VALIDATION_SHARE, training_split, validation_split
 from impactiq.evaluation.validation import best_linear_predictor
+from impactiq.uplift.arms import arm_view_frame, score_arm_experiment
 from impactiq.uplift.scoring import predictions_frame
 
 # The estimator name that picks one of `COMPARED` by validation loss (`training.train_model`).
 AUTO = "auto"
 AUTO_DESCRIPTION = (
-    "Auto: fit all six estimators on the training rows less a validation fold and keep the one with the "
+    "Auto: fit every estimator that models this experiment (all six; with the arms kept apart, the four "
+    "that model several arms) on the training rows less a validation fold and keep the one with the "
     "smallest doubly robust loss there; the comparison is shown with the result (several times slower)."
 )
 COMPARED = ("causal_forest", "dr", "linear_dml", "t_learner", "x_learner", "s_learner")
@@ -51,7 +59,9 @@ class Candidate:
     """One estimator's showing: `loss` and `loss_se` the DR loss on the validation fold, `excess`
     and `excess_se` its difference from the best candidate's (paired), and on the holdout the
     Qini, uplift at the top 30% and the calibration slope, each {estimate, lower, upper}; on
-    synthetic data `pehe`, the root mean squared error against the true effect (else None)."""
+    synthetic data `pehe`, the root mean squared error against the true effect (else None). For
+    a model of several arms those holdout columns are each arm's against control, in `arms`
+    ({arm: {qini, uplift_at_30, calibration_slope, pehe}}), and the ones above stay empty."""
 
     estimator: str
     fit_seconds: float
@@ -63,6 +73,7 @@ class Candidate:
     uplift_at_30: dict = field(default_factory=dict)
     calibration_slope: dict = field(default_factory=dict)
     pehe: float | None = None
+    arms: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,8 +87,9 @@ class Comparison:
     n_validation: int
     n_holdout: int
     loss_definition: str = (
-        "doubly robust loss on the validation fold: mean of (AIPW score - uplift)^2, nuisance LightGBM "
-        "per arm fitted on the fit rows, known propensity; lower is better; differences paired"
+        "doubly robust loss on the validation fold: mean of (AIPW score - uplift)^2 (with several arms "
+        "averaged over the arms), nuisance LightGBM per arm fitted on the fit rows, known propensity; lower "
+        "is better; differences paired"
     )
 
     def to_dict(self) -> dict:
@@ -92,7 +104,7 @@ def compare_estimators(
     experiment: Experiment,
     outcome: str,
     *,
-    estimators=COMPARED,
+    estimators=None,
     features=None,
     sample: int | None = None,
     test_size: float = 0.3,
@@ -104,61 +116,53 @@ def compare_estimators(
 ) -> Comparison:
     """Fit each of `estimators` on the same rows and judge them (see the module).
 
-    `use_ray` runs the fits' cross-fitting on Ray (`UpliftModel`); the losses are the same.
+    By default every estimator that models the experiment: all of `COMPARED`, or for an
+    experiment with separate arms the `MULTI_ARM_ESTIMATORS`. `use_ray` runs the fits'
+    cross-fitting on Ray (`UpliftModel`); the losses are the same.
     """
-    from impactiq.uplift.estimators import ESTIMATORS, UpliftModel
+    from impactiq.uplift.estimators import UpliftModel
 
     report = on_step or (lambda step: None)
     check_outcome(experiment, outcome)
-    if experiment.arm is not None:
-        raise ImpactIQError(
-            "Estimators are compared on one treatment against control. For a multi-arm experiment, pool "
-            "the arms or keep one arm on the Data page, and compare there."
-        )
-    unknown = [e for e in estimators if e not in ESTIMATORS]
-    if unknown or not estimators:
-        raise ImpactIQError(
-            f"Compare one or more of {', '.join(ESTIMATORS)}; got {', '.join(map(repr, unknown)) or 'none'}."
-        )
+    estimators = _candidates(experiment, estimators)
     schema = restrict_features(experiment.schema, features)
     binary = schema.is_binary(outcome)
     rows, train, holdout = training_split(experiment, outcome, sample=sample, test_size=test_size, seed=seed)
     fit_rows, validation_rows = validation_split(rows, train, outcome, share=validation_share, seed=seed)
     X = rows.frame[list(schema.features)]
-    y, t = rows.y(outcome), rows.t
+    y = rows.y(outcome)
+    treatment = rows.t if rows.arm is None else rows.arm
 
     report("fitting the validation loss's outcome models")
     nuisance = UpliftModel(
         estimator="t_learner", binary_outcome=binary, random_state=seed, n_bootstrap=0, use_ray=use_ray
     )
-    nuisance.fit(y[fit_rows], t[fit_rows], X.iloc[fit_rows])
-    y0, y1 = nuisance.predict_outcomes(X.iloc[validation_rows])
-    propensity = float(t[fit_rows].mean())
-    score = aipw_scores(y[validation_rows], t[validation_rows], y0, y1, propensity)
+    nuisance.fit(y[fit_rows], treatment[fit_rows], X.iloc[fit_rows])
+    shares = [float(np.mean(treatment[fit_rows] == k)) for k in range(int(treatment.max()) + 1)]
 
-    losses, shown = {}, {}
-    average = float(
-        aipw_scores(y[fit_rows], t[fit_rows], *nuisance.predict_outcomes(X.iloc[fit_rows])).mean()
-    )
-    losses[AVERAGE_EFFECT] = (score - average) ** 2
-    tau = rows.tau(outcome)
+    def scores(positions: np.ndarray) -> np.ndarray:
+        outcomes = _arm_outcomes(nuisance, X.iloc[positions])
+        return arm_aipw_scores(y[positions], treatment[positions], outcomes, shares)
+
+    score = scores(validation_rows)
+    losses, shown = {AVERAGE_EFFECT: _row_loss(score, scores(fit_rows).mean(axis=0))}, {}
     for estimator in estimators:
         report(f"fitting {estimator}")
         model = UpliftModel(
             estimator=estimator, binary_outcome=binary, random_state=seed, n_bootstrap=0, use_ray=use_ray
         )
         started = time.perf_counter()
-        model.fit(y[fit_rows], t[fit_rows], X.iloc[fit_rows])
+        model.fit(y[fit_rows], treatment[fit_rows], X.iloc[fit_rows])
         seconds = time.perf_counter() - started
-        losses[estimator] = (score - model.effect(X.iloc[validation_rows])) ** 2
-        scored = predictions_frame(
-            model, X.iloc[holdout], y[holdout], t[holdout], None if tau is None else tau[holdout]
+        losses[estimator] = _row_loss(score, _arm_effects(model, X.iloc[validation_rows]))
+        shown[estimator] = (
+            seconds,
+            _holdout_evidence(model, rows, outcome, X, holdout, binary, n_boot, seed),
         )
-        shown[estimator] = (seconds, _holdout_scores(scored, binary, n_boot, seed))
     chosen = min(estimators, key=lambda e: float(losses[e].mean()))
     candidates = []
     for name, loss in losses.items():
-        seconds, scores = shown.get(name, (0.0, {}))
+        seconds, scores_shown = shown.get(name, (0.0, {}))
         mean, se = _mean_se(loss)
         excess, excess_se = _mean_se(loss - losses[chosen])
         candidates.append(
@@ -169,10 +173,71 @@ def compare_estimators(
                 loss_se=se,
                 excess=excess,
                 excess_se=excess_se,
-                **scores,
+                **scores_shown,
             )
         )
     return Comparison(candidates, chosen, len(fit_rows), len(validation_rows), len(holdout))
+
+
+def _candidates(experiment: Experiment, estimators) -> tuple[str, ...]:
+    """The estimators to compare: those asked for, each able to model the experiment."""
+    from impactiq.uplift.estimators import ESTIMATORS, MULTI_ARM_ESTIMATORS
+
+    several = experiment.arm is not None
+    estimators = tuple(estimators or (MULTI_ARM_ESTIMATORS if several else COMPARED))
+    unknown = [e for e in estimators if e not in ESTIMATORS]
+    if unknown:
+        raise ImpactIQError(
+            f"Compare one or more of {', '.join(ESTIMATORS)}; got {', '.join(map(repr, unknown))}."
+        )
+    one_arm_only = [e for e in estimators if several and e not in MULTI_ARM_ESTIMATORS]
+    if one_arm_only:
+        raise ImpactIQError(
+            f"{', '.join(one_arm_only)} model one treatment against control; with the arms kept apart compare "
+            f"{', '.join(MULTI_ARM_ESTIMATORS)}, or pool the arms on the Data page."
+        )
+    return estimators
+
+
+def _arm_outcomes(model, X: pd.DataFrame) -> np.ndarray:
+    """Each row's expected outcome under control and every arm, (rows, arms + 1)."""
+    if model.n_arms_ > 1:
+        return model.predict_arm_outcomes(X)
+    return np.column_stack(model.predict_outcomes(X))
+
+
+def _arm_effects(model, X: pd.DataFrame) -> np.ndarray:
+    """Each row's uplift of every arm, (rows, arms)."""
+    return model.effect_by_arm(X) if model.n_arms_ > 1 else model.effect(X)[:, None]
+
+
+def _row_loss(score: np.ndarray, uplift: np.ndarray) -> np.ndarray:
+    """Each validation row's squared difference between its doubly robust scores and the uplift,
+    averaged over the arms, so that one loss judges a model of every arm at once."""
+    return np.mean((score - uplift) ** 2, axis=1)
+
+
+def _holdout_evidence(
+    model, rows: Experiment, outcome, X, holdout, binary: bool, n_boot: int, seed: int
+) -> dict:
+    """A candidate's holdout columns; with several arms each arm's against control, under `arms`."""
+    if rows.arm is None:
+        tau = rows.tau(outcome)
+        scored = predictions_frame(
+            model,
+            X.iloc[holdout],
+            rows.y(outcome)[holdout],
+            rows.t[holdout],
+            None if tau is None else tau[holdout],
+        )
+        return _holdout_scores(scored, binary, n_boot, seed)
+    scored = score_arm_experiment(model, rows, outcome, rows=holdout)
+    names = rows.arm_names
+    return {
+        "arms": {
+            arm: _holdout_scores(arm_view_frame(scored, names, arm), binary, n_boot, seed) for arm in names
+        }
+    }
 
 
 def dr_loss(score: np.ndarray, uplift: np.ndarray) -> tuple[float, float]:

@@ -489,3 +489,29 @@ def aipw_scores(y_true, treatment, y0_pred, y1_pred, propensity: float | None = 
     y = np.asarray(y_true, dtype=np.float64)
     y0, y1 = np.asarray(y0_pred, dtype=np.float64), np.asarray(y1_pred, dtype=np.float64)
     return y1 - y0 + t * (y - y1) / e - (1.0 - t) * (y - y0) / (1.0 - e)
+
+
+def arm_aipw_scores(y_true, arm, outcomes, shares) -> np.ndarray:
+    """Each row's doubly robust score of every arm against control, (rows, arms).
+
+    For arm k: Gamma_k = mu_k - mu_0 + [A = k] (y - mu_k) / e_k - [A = 0] (y - mu_0) / e_0, with
+    `outcomes` the predicted mu_0 (control), mu_1, ... per row, `arm` each row's arm code (0 for
+    control) and `shares` every arm's known probability e_0, e_1, ... (control first). As with two
+    arms, its mean over any group chosen by the features is unbiased for that group's effect of
+    arm k in a randomized experiment, on every row, not only the rows of arm k and control.
+    """
+    y = np.asarray(y_true, dtype=np.float64)
+    got = np.asarray(arm, dtype=np.int64)
+    mu = np.asarray(outcomes, dtype=np.float64)
+    e = np.asarray(shares, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape != (len(y), len(e)) or len(got) != len(y):
+        raise ImpactIQError(
+            f"Give one predicted outcome per row and arm (control first): {len(y)} rows and {len(e)} arms, "
+            f"got outcomes of shape {mu.shape} and {len(got)} arm codes."
+        )
+    if not np.all((e > 0.0) & (e < 1.0)):
+        raise ImpactIQError(f"Every arm's share must lie strictly between 0 and 1; got {list(e)}.")
+    control = (got == 0) * (y - mu[:, 0]) / e[0]
+    return np.column_stack(
+        [mu[:, k] - mu[:, 0] + (got == k) * (y - mu[:, k]) / e[k] - control for k in range(1, len(e))]
+    )

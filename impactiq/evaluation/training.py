@@ -79,10 +79,10 @@ def train_model(
     seeded, stratified subsample of that many rows (a quick first model on a large file). An
     experiment with separate arms (`Experiment.arm`) gives a multi-arm model, judged arm by
     arm against control (see `TrainedModel`).
-    `estimator="auto"` (`AUTO`) fits every estimator on the training rows less a validation fold,
-    picks the one with the smallest doubly robust loss there (`evaluation.comparison`; the
-    holdout plays no part), refits it on all training rows and records the comparison in
-    `data["selection"]`; it needs a single treatment.
+    `estimator="auto"` (`AUTO`) fits every estimator that models the experiment (with separate
+    arms, those of several arms) on the training rows less a validation fold, picks the one with
+    the smallest doubly robust loss there (`evaluation.comparison`; the holdout plays no part),
+    refits it on all training rows and records the comparison in `data["selection"]`.
     `calibrate` widens or narrows the intervals by a factor learned on a simulated twin
     (`evaluation.calibration`), up to `CALIBRATION_MAX_ROWS` training rows; above that, and
     when it cannot be done, `data["interval_calibration"]` says why not.

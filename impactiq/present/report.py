@@ -244,12 +244,6 @@ def _comparison(page: _Page, model, binary: bool) -> None:
     """The estimators compared by `estimator="auto"`, and why the chosen one was chosen."""
     page.add("<h2>Model comparison</h2>")
     selection = model.data.get("selection")
-    if not selection and model.arms:
-        page.note(
-            "Estimators were not compared for this model: they are compared on one treatment against "
-            "control, and this model has several arms. Pool the arms or keep one to compare them."
-        )
-        return
     if not selection:
         page.note(
             f"Estimators were not compared for this model: it was trained as {model.estimator} directly. "

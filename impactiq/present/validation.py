@@ -129,26 +129,45 @@ def comparison_of(data: dict) -> Comparison | None:
 
 
 def readable_comparison(comparison: Comparison, *, binary: bool) -> pd.DataFrame:
-    """The candidates, best validation loss first, each score with its interval."""
+    """The candidates, best validation loss first, each score with its interval.
+
+    A comparison of models of several arms has a row per candidate and arm (the validation loss,
+    which judges every arm at once, repeated), and the average effect alone one row for all arms.
+    """
+    arms = next((tuple(c.arms) for c in comparison.candidates if c.arms), ())
     rows = []
     for c in sorted(comparison.candidates, key=lambda c: c.loss):
         baseline = c.estimator == AVERAGE_EFFECT
         chosen = c.estimator == comparison.chosen
-        rows.append(
-            {
-                "estimator": c.estimator,
-                "chosen": "yes" if chosen else "",
-                "DR validation loss": format_estimate(c.loss, unit="score"),
-                "loss above the chosen [95% CI]": "0 (chosen)"
-                if chosen
-                else format_estimate(c.excess, *normal_interval(c.excess, c.excess_se), "score", signed=True),
-                "holdout Qini [95% CI]": _ranking(c.qini, "score", baseline),
-                "uplift at top 30% [95% CI]": _ranking(c.uplift_at_30, effect_unit(binary), baseline),
-                "calibration slope [95% CI]": _ranking(c.calibration_slope, "score", baseline),
-                "fit (s)": MISSING if baseline else f"{c.fit_seconds:.1f}",
-            }
-        )
+        loss = {
+            "estimator": c.estimator,
+            "chosen": "yes" if chosen else "",
+            "DR validation loss": format_estimate(c.loss, unit="score"),
+            "loss above the chosen [95% CI]": "0 (chosen)"
+            if chosen
+            else format_estimate(c.excess, *normal_interval(c.excess, c.excess_se), "score", signed=True),
+        }
+        if not arms:
+            rows.append(
+                {**loss, **_holdout_columns(vars(c), binary, baseline), "fit (s)": _seconds(c, baseline)}
+            )
+            continue
+        for arm in ("every arm",) if baseline else arms:
+            evidence = _holdout_columns(c.arms.get(arm, {}), binary, baseline)
+            rows.append({**loss, "arm": arm, **evidence, "fit (s)": _seconds(c, baseline)})
     return pd.DataFrame(rows)
+
+
+def _holdout_columns(scores: dict, binary: bool, baseline: bool) -> dict:
+    return {
+        "holdout Qini [95% CI]": _ranking(scores.get("qini", {}), "score", baseline),
+        "uplift at top 30% [95% CI]": _ranking(scores.get("uplift_at_30", {}), effect_unit(binary), baseline),
+        "calibration slope [95% CI]": _ranking(scores.get("calibration_slope", {}), "score", baseline),
+    }
+
+
+def _seconds(candidate, baseline: bool) -> str:
+    return MISSING if baseline else f"{candidate.fit_seconds:.1f}"
 
 
 def comparison_sentence(comparison: Comparison) -> str:

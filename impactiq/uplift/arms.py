@@ -54,9 +54,15 @@ def arm_predictions(model, X: pd.DataFrame, arms: tuple[str, ...]) -> dict[str, 
     """Every arm's uplift with its 95% interval and every arm's expected outcome, by column name.
 
     `model` answers `effect_by_arm_with_interval` and `predict_arm_outcomes` (a multi-arm
-    `UpliftModel`, `TrainedModel` or `SavedModel`); `arms` names its arms in order.
+    `UpliftModel`, `TrainedModel` or `SavedModel`); `arms` names its arms in order. A model
+    without intervals (a meta-learner fitted without bootstrap refits, as model comparison fits
+    its candidates) gives NaN bounds, as `scoring.predict_uplift` does.
     """
-    point, lower, upper = model.effect_by_arm_with_interval(X, alpha=0.05)
+    if getattr(model, "has_intervals", True):
+        point, lower, upper = model.effect_by_arm_with_interval(X, alpha=0.05)
+    else:
+        point = model.effect_by_arm(X)
+        lower = upper = np.full(point.shape, np.nan)
     outcomes = model.predict_arm_outcomes(X)
     columns = {CONTROL_PREDICTION: outcomes[:, 0]}
     for k, arm in enumerate(arms):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from impactiq.data.experiment import prepare_experiment
+from impactiq.data.schema import build_schema
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.comparison import (
     AVERAGE_EFFECT,
@@ -72,10 +75,60 @@ def test_the_loss_equals_its_definition_on_a_known_model():
     assert se == pytest.approx(np.std([0.25, 1.0, 0.0, 0.0], ddof=1) / 2)
 
 
-def test_multi_arm_data_and_unknown_estimators_are_refused(experiment):
+def test_unknown_estimators_and_one_arm_estimators_on_arms_are_refused(experiment, arms_experiment):
     with pytest.raises(ImpactIQError, match="one or more of causal_forest"):
         compare_estimators(experiment, "y", estimators=("forest",))
-    from impactiq.data.demo import load_demo
+    with pytest.raises(ImpactIQError, match="linear_dml, x_learner model one treatment against control"):
+        compare_estimators(arms_experiment, "y", estimators=("causal_forest", "linear_dml", "x_learner"))
 
-    with pytest.raises(ImpactIQError, match="pool the arms or keep one arm"):
-        compare_estimators(load_demo("hillstrom", arm="separate"), "visit")
+
+@pytest.fixture(scope="module")
+def arms_experiment():
+    """Two arms with opposite shapes: 'a' adds 25 pp where x0 > 0 and nothing elsewhere, 'b' adds
+    15 pp where x0 < 0 and 5 pp elsewhere; a third of the rows each in control, a and b."""
+    rng = np.random.default_rng(11)
+    n = 15_000
+    x = rng.normal(size=(n, 3))
+    arm = rng.choice(np.array(["none", "a", "b"]), n)
+    effect = np.select(
+        [arm == "a", arm == "b"], [0.25 * (x[:, 0] > 0), np.where(x[:, 0] < 0, 0.15, 0.05)], 0.0
+    )
+    p = 0.3 + 0.1 * x[:, 1].clip(-1, 1) + effect
+    frame = pd.DataFrame(x, columns=["x0", "x1", "x2"]).assign(arm=arm, y=(rng.random(n) < p).astype(int))
+    schema = build_schema(
+        frame,
+        treatment="arm",
+        treated_values=["a", "b"],
+        control_values=["none"],
+        outcomes=["y"],
+        separate_arms=True,
+    )
+    return prepare_experiment(frame, schema, name="two arms")
+
+
+@pytest.fixture(scope="module")
+def arms_comparison(arms_experiment):
+    return compare_estimators(
+        arms_experiment, "y", estimators=("causal_forest", "t_learner", "s_learner"), n_boot=20
+    )
+
+
+def test_with_arms_the_chosen_estimator_has_the_smallest_loss_and_beats_the_average(arms_comparison):
+    losses = {c.estimator: c for c in arms_comparison.candidates}
+    chosen = losses[arms_comparison.chosen]
+    assert set(losses) == {AVERAGE_EFFECT, "causal_forest", "t_learner", "s_learner"}
+    assert all(chosen.loss <= c.loss for name, c in losses.items() if name != AVERAGE_EFFECT)
+    # The arms' effects jump in opposite directions at x0 = 0: finding that pays, clearly.
+    average = losses[AVERAGE_EFFECT]
+    assert average.excess - 1.96 * average.excess_se > 0
+
+
+def test_with_arms_every_candidate_is_judged_on_each_arm_of_the_holdout(arms_comparison):
+    for candidate in arms_comparison.candidates:
+        if candidate.estimator == AVERAGE_EFFECT:
+            assert candidate.arms == {}
+            continue
+        assert candidate.qini == {} and set(candidate.arms) == {"a", "b"}
+        for scores in candidate.arms.values():
+            assert scores["qini"]["lower"] <= scores["qini"]["estimate"] <= scores["qini"]["upper"]
+    assert Comparison.from_dict(arms_comparison.to_dict()) == arms_comparison

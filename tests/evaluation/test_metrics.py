@@ -481,3 +481,36 @@ def test_aipw_scores_with_zero_predictions_average_to_the_difference_in_means():
 def test_aipw_scores_need_both_arms():
     with pytest.raises(ImpactIQError, match="both treated and control"):
         metrics.aipw_scores([1.0, 0.0], [1, 1], [0.0, 0.0], [0.0, 0.0])
+
+
+def test_an_arm_score_is_the_two_arm_score_on_that_arm_and_control():
+    """With one arm the several-arm score is the two-arm AIPW score exactly; with two, arm k's
+    score on a row of the other arm is the model's difference plus the control correction only."""
+    rng = np.random.default_rng(3)
+    y, t = rng.integers(0, 2, 50).astype(float), rng.integers(0, 2, 50)
+    mu = rng.uniform(size=(50, 2))
+    two = metrics.arm_aipw_scores(y, t, mu, [0.4, 0.6])[:, 0]
+    assert two == pytest.approx(metrics.aipw_scores(y, t, mu[:, 0], mu[:, 1], propensity=0.6))
+    arm = np.array([0, 1, 2])
+    mu3 = np.array([[0.1, 0.3, 0.2]] * 3)
+    scores = metrics.arm_aipw_scores(np.array([1.0, 0.0, 1.0]), arm, mu3, [0.5, 0.25, 0.25])
+    assert scores[0] == pytest.approx([0.2 - 0.9 / 0.5, 0.1 - 0.9 / 0.5])
+    assert scores[1] == pytest.approx([0.2 - 0.3 / 0.25, 0.1])
+    assert scores[2] == pytest.approx([0.2, 0.1 + 0.8 / 0.25])
+
+
+def test_the_arm_scores_average_to_each_arm_s_effect():
+    """Unbiased whatever the predicted outcomes: zeros as predictions still give the true effects."""
+    rng = np.random.default_rng(4)
+    n = 200_000
+    arm = rng.choice(3, n, p=[0.5, 0.3, 0.2])
+    y = (rng.random(n) < np.array([0.2, 0.26, 0.17])[arm]).astype(float)
+    scores = metrics.arm_aipw_scores(y, arm, np.zeros((n, 3)), [0.5, 0.3, 0.2])
+    assert scores.mean(axis=0) == pytest.approx([0.06, -0.03], abs=0.006)
+
+
+def test_arm_scores_refuse_shapes_that_do_not_match():
+    with pytest.raises(ImpactIQError, match="one predicted outcome per row and arm"):
+        metrics.arm_aipw_scores(np.zeros(4), np.zeros(4), np.zeros((4, 2)), [0.3, 0.3, 0.4])
+    with pytest.raises(ImpactIQError, match="strictly between 0 and 1"):
+        metrics.arm_aipw_scores(np.zeros(4), np.zeros(4), np.zeros((4, 2)), [0.0, 1.0])

@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from impactiq.data.demo import load_demo
+from impactiq.evaluation.comparison import AUTO_DESCRIPTION
 from impactiq.evaluation.training import train_model
 from impactiq.present.text import plain
 from impactiq.uplift.estimators import ESTIMATOR_DESCRIPTIONS
@@ -68,7 +69,8 @@ def test_the_train_page_judges_every_arm_and_saves_one_model(open_page, models_d
     at.session_state[common.DATA_SOURCE] = "test"
     at.run()
     assert _labelled(at.selectbox, "Estimator").options == [
-        ESTIMATOR_DESCRIPTIONS[e] for e in ("causal_forest", "dr", "t_learner", "s_learner")
+        *(ESTIMATOR_DESCRIPTIONS[e] for e in ("causal_forest", "dr", "t_learner", "s_learner")),
+        AUTO_DESCRIPTION,
     ]
     _labelled(at.number_input, "Bootstrap replicates for metric intervals").set_value(50)
     _labelled(at.button, "Train").click().run()
@@ -81,6 +83,29 @@ def test_the_train_page_judges_every_arm_and_saves_one_model(open_page, models_d
     assert len(saved) == 1 and saved[0]["arms"] == ("email", "social", "display")
     table = next(d.value for d in at.dataframe if "holdout Qini coefficient [95% CI]" in d.value.columns)
     assert table["holdout Qini coefficient [95% CI]"].str.contains("social: ").all()
+
+
+def test_auto_with_arms_compares_the_estimators_of_several_arms_arm_by_arm(open_page):
+    at = open_page("pages/train.py")
+    at.session_state[common.EXPERIMENT] = load_demo("multichannel", n_rows=4_000, seed=3)
+    at.session_state[common.SUMMARY] = None
+    at.session_state[common.DATA_SOURCE] = "test"
+    at.run()
+    _labelled(at.selectbox, "Estimator").set_value("auto")
+    _labelled(at.number_input, "Bootstrap replicates for metric intervals").set_value(50)
+    _labelled(at.button, "Train").click().run()
+    assert not at.exception and not at.error
+    table = next(t.value for t in at.table if "loss above the chosen [95% CI]" in t.value.columns)
+    # Four estimators, each on its three arms, and the average effect alone once.
+    assert len(table) == 4 * 3 + 1
+    assert set(table["arm"]) == {"email", "social", "display", "every arm"}
+    chosen = table[table["chosen"] == "yes"]
+    # The table is shown indexed by its first column, the estimator.
+    assert len(chosen) == 3 and chosen.index.nunique() == 1
+    assert chosen.index[0] in ("causal_forest", "dr", "t_learner", "s_learner")
+    assert [t.label for t in at.tabs] == ["email", "social", "display"], (
+        "the chosen model is judged arm by arm"
+    )
 
 
 @pytest.mark.parametrize("page", ["pages/simulator.py", "pages/segments.py"])

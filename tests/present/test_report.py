@@ -176,6 +176,18 @@ def test_a_multi_arm_model_gets_one_section_per_arm():
     assert "Estimators were not compared" in text
 
 
+def test_a_multi_arm_auto_model_reports_its_comparison_arm_by_arm():
+    experiment = load_demo("multichannel", n_rows=3_000, seed=4)
+    trained = train_model(experiment, outcome="conversion", estimator="auto", n_boot=20, calibrate=False)
+    document = model_report(trained)
+    section = document[document.index("<h2>Model comparison</h2>") :]
+    section = _text(section[: section.index("<h2>", 5)])
+    assert f"Chosen: {trained.estimator}, the estimator with the smallest doubly robust loss" in section
+    for arm in (*trained.arms, "every arm"):
+        assert f" {arm} " in section
+    assert "averaged over the arms" in section
+
+
 def test_a_saved_model_renders_with_its_name_creation_time_and_versions(trained, tmp_path):
     saved = load_model(save_model(trained, "report_model", models_dir=tmp_path))
     document = model_report(saved)
