@@ -14,7 +14,7 @@ treatment on the same rows, and prints:
   share of users whose recommended channel (largest estimated effect) is truly the best, and
   the doubly robust value of the best-channel policy against every single-channel policy.
 
-    .venv/bin/python bench/bench_channels.py [--rows 1000000] [--holdout 300000] [--calls 200]
+    .venv/bin/python bench/bench_channels.py [--rows 1000000] [--holdout 300000] [--calls 200] [--seed 0]
 """
 
 from __future__ import annotations
@@ -55,9 +55,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="training rows (default 1,000,000)")
     parser.add_argument("--holdout", type=int, default=300_000, help="holdout rows (default 300,000)")
     parser.add_argument("--calls", type=int, default=200, help="single-profile calls to time (default 200)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the training data's seed; the holdout's is the next one (default 0)",
+    )
     args = parser.parse_args()
 
-    train = multichannel_experiment(multichannel.make_multichannel(args.rows, seed=0))
+    train = multichannel_experiment(multichannel.make_multichannel(args.rows, seed=args.seed))
     arms = train.arm_names
     multi, multi_s = fit(train, train.arm)
     _, pooled_s = fit(train, train.t)
@@ -68,7 +74,7 @@ def main() -> None:
         f"(target <= {TARGET_RATIO})"
     )
 
-    holdout_frame = multichannel.make_multichannel(args.holdout, seed=1)
+    holdout_frame = multichannel.make_multichannel(args.holdout, seed=args.seed + 1)
     holdout = multichannel_experiment(holdout_frame)
     _, raw_lower, raw_upper = multi.effect_by_arm_with_interval(holdout.X)
     rows = np.arange(train.n_rows)
@@ -81,7 +87,8 @@ def main() -> None:
     except ImpactIQError as error:
         outcome = f"not applied: {error}"
     else:
-        outcome = "factors " + ", ".join(f"{a} {f:.2f}" for a, f in zip(arms, calibration.scale, strict=True))
+        factors = zip(arms, calibration.scale, calibration.twin_scale, strict=True)
+        outcome = "factors " + ", ".join(f"{a} {f:.2f} (the twin's {twin:.2f})" for a, f, twin in factors)
     print(f"interval calibration on a simulated twin: {time.perf_counter() - started:.1f} s; {outcome}")
     with tempfile.TemporaryDirectory() as folder:
         multi.portable_.save(folder)

@@ -223,12 +223,17 @@ def _intervals(page: _Page, model) -> None:
         page.note(f"The interval width could not be calibrated: {calibration['unavailable']}")
         return
     arms = model.arms or ("treated",)
+    # Models calibrated before the twin's own factor was recorded applied it as it was.
+    asked = calibration.get("twin_scale", calibration["scale"])
     rows = []
-    for arm, scale, coverage in zip(arms, calibration["scale"], calibration["twin_coverage"], strict=False):
+    for arm, scale, twin, coverage in zip(
+        arms, calibration["scale"], asked, calibration["twin_coverage"], strict=False
+    ):
         rows.append(
             {
                 "arm": arm,
                 "factor on the interval width": f"{scale:.2f}" if _finite(scale) else MISSING,
+                "factor the twin asked for": f"{twin:.2f}" if _finite(twin) else MISSING,
                 "coverage on the twin before calibration": format_estimate(coverage, unit="share"),
             }
         )

@@ -209,10 +209,10 @@ def forest_params(n_rows: int, n_arms: int = 1) -> dict[str, Any]:
     holds `n_arms` times as many: on the three-channel synthetic data (bench/bench_channels.py
     and the same fit with other leaf sizes) the two-arm size gave intervals far too wide
     (coverage 0.98-1.00 at 1M rows), three times the size gave e-mail 0.94 and social 0.95
-    with a third less error (display, whose effect varies least within segments, stays at 0.998;
-    the interval calibration brings it to 0.983), four times 0.92/0.93/0.996. With the
-    calibration on, twice the size still followed the truth less closely (correlation 0.70/0.79/
-    0.82 against 0.73/0.82/0.87) and left display at 0.987.
+    with a third less error (display, whose effect varies least within segments, stays at 0.998:
+    too wide, which the interval calibration leaves as it is for several arms), four times
+    0.92/0.93/0.996. Twice the size also followed the truth less closely (correlation 0.70/0.79/
+    0.82 against 0.73/0.82/0.87).
     """
     tree_rows = _TREE_ROWS_SCALE * n_rows**_TREE_ROWS_POWER
     return {

@@ -79,10 +79,24 @@ def test_an_amount_outcome_and_several_arms_are_calibrated(steps):
     arms = np.where(steps.t == 1, 1 + (steps.X["x8"].to_numpy() > 0.5), 0)
     model = UpliftModel(estimator="causal_forest", params=FAST).fit(steps.y("y"), arms, steps.X)
     rows = np.arange(steps.n_rows)
+    _, own_lower, own_upper = model.effect_by_arm_with_interval(steps.X.iloc[:5])
     calibration = calibrate_intervals(model, steps.y("y"), arms, steps.X, rows[:3000], rows[3000:], seed=0)
     assert len(calibration.scale) == 2
     _, lower, upper = model.effect_by_arm_with_interval(steps.X.iloc[:5])
     assert lower.shape == (5, 2) and np.all(upper >= lower)
+    # With several arms the twin widens, never narrows: a factor it asks for below 1 is not applied.
+    assert calibration.scale == tuple(max(1.0, f) for f in calibration.twin_scale)
+    assert np.all(upper - lower >= own_upper - own_lower - 1e-12)
+    assert calibration.to_dict()["twin_scale"] == list(calibration.twin_scale)
+
+
+def test_with_several_arms_the_twin_widens_but_never_narrows():
+    """On the three-channel data at 1M rows the twin's narrowing took e-mail and social to
+    0.86-0.91 coverage; a single arm's factor below 1 is still applied (the designs need it)."""
+    from impactiq.evaluation.calibration import applied_scale
+
+    assert applied_scale([0.73, 1.2, 0.99], several=True) == (1.0, 1.2, 1.0)
+    assert applied_scale([0.82], several=False) == (0.82,)
 
 
 def test_too_few_validation_rows_and_a_model_without_intervals_are_refused(steps):

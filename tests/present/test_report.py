@@ -174,6 +174,7 @@ def test_a_multi_arm_model_gets_one_section_per_arm():
     # Every arm's charts (Qini, uplift, deciles, histogram, calibration, targeting).
     assert len(_specs(document)) == 18
     assert "Estimators were not compared" in text
+    assert "factor the twin asked for" in text and "only a factor above 1 is applied" in text
 
 
 def test_a_multi_arm_auto_model_reports_its_comparison_arm_by_arm():
