@@ -148,9 +148,9 @@ def calibrate_intervals(
     z = np.where(se > 0, z, np.inf)
     needed = np.clip(np.quantile(z, 0.95, axis=0) / Z95, MIN_INTERVAL_SCALE, MAX_INTERVAL_SCALE)
     scale = applied_scale(needed, several=several)
-    coverage = tuple(float(np.mean(z[:, k] <= Z95)) for k in range(z.shape[1]))
-    model.set_interval_scale(scale)
     twin_scale = tuple(float(f) for f in needed)
+    coverage = tuple(float(np.mean(z[:, k] <= Z95)) for k in range(z.shape[1]))
+    model.set_interval_scale(scale, asked=twin_scale)
     return IntervalCalibration(scale, twin_scale, coverage, len(fit_rows), len(validation_rows))
 
 

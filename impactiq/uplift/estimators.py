@@ -613,9 +613,10 @@ class UpliftModel(BaseEstimator):
             return "none (n_bootstrap=0)"
         return f"bootstrap ({len(self.bootstrap_estimators_)} refits within arms, normal approximation)"
 
-    def set_interval_scale(self, scale: tuple[float, ...]) -> None:
+    def set_interval_scale(self, scale: tuple[float, ...], *, asked: tuple[float, ...] | None = None) -> None:
         """Multiply each arm's interval half-width by its factor (learned by
-        `evaluation.calibration.calibrate_intervals`); the interval method says so."""
+        `evaluation.calibration.calibrate_intervals`); the interval method says so, and, where
+        `asked` (the factors the calibration found) differs from `scale`, what was not applied."""
         self._check_fitted()
         if not self.has_intervals:
             raise ImpactIQError(f"The {self.estimator} model has no intervals to calibrate.")
@@ -628,10 +629,14 @@ class UpliftModel(BaseEstimator):
                 f"{MAX_INTERVAL_SCALE}; got {scale}."
             )
         factors = ", ".join(f"{v:.2f}" for v in scale)
+        kept = ""
+        if asked is not None and tuple(round(v, 2) for v in asked) != tuple(round(v, 2) for v in scale):
+            kept = (
+                f"; the twin asked for {', '.join(f'{v:.2f}' for v in asked)}, and a model of several arms "
+                "keeps its own width rather than narrow it"
+            )
         self.portable_.interval_scale_ = scale
-        self.portable_.interval_method = (
-            f"{self._interval_method()}; width calibrated on a simulated twin of the data (factor {factors})"
-        )
+        self.portable_.interval_method = f"{self._interval_method()}; width calibrated on a simulated twin of the data (factor {factors}{kept})"
 
     # ---------------------------------------------------------------- estimates
     def _check_fitted(self) -> None:

@@ -99,6 +99,18 @@ def test_with_several_arms_the_twin_widens_but_never_narrows():
     assert applied_scale([0.82], several=False) == (0.82,)
 
 
+def test_the_interval_method_says_which_narrowing_was_not_applied(steps):
+    arms = np.where(steps.t == 1, 1 + (steps.X["x8"].to_numpy() > 0.5), 0)
+    model = UpliftModel(estimator="causal_forest", params=FAST).fit(steps.y("y"), arms, steps.X)
+    model.set_interval_scale((1.0, 1.2), asked=(0.8, 1.2))
+    assert model.interval_method.endswith(
+        "(factor 1.00, 1.20; the twin asked for 0.80, 1.20, and a model of several arms keeps its own width "
+        "rather than narrow it)"
+    )
+    model.set_interval_scale((1.0, 1.2), asked=(1.0, 1.2))
+    assert model.interval_method.endswith("(factor 1.00, 1.20)")
+
+
 def test_too_few_validation_rows_and_a_model_without_intervals_are_refused(steps):
     rows = np.arange(steps.n_rows)
     with pytest.raises(ImpactIQError, match="at least 200 validation rows"):
