@@ -141,7 +141,7 @@ def compare_estimators(
     shares = [float(np.mean(treatment[fit_rows] == k)) for k in range(int(treatment.max()) + 1)]
 
     def scores(positions: np.ndarray) -> np.ndarray:
-        outcomes = _arm_outcomes(nuisance, X.iloc[positions])
+        outcomes = nuisance.predict_arm_outcomes(X.iloc[positions])  # (rows, arms + 1), one arm too
         return arm_aipw_scores(y[positions], treatment[positions], outcomes, shares)
 
     score = scores(validation_rows)
@@ -154,7 +154,7 @@ def compare_estimators(
         started = time.perf_counter()
         model.fit(y[fit_rows], treatment[fit_rows], X.iloc[fit_rows])
         seconds = time.perf_counter() - started
-        losses[estimator] = _row_loss(score, _arm_effects(model, X.iloc[validation_rows]))
+        losses[estimator] = _row_loss(score, model.effect_by_arm(X.iloc[validation_rows]))
         shown[estimator] = (
             seconds,
             _holdout_evidence(model, rows, outcome, X, holdout, binary, n_boot, seed),
@@ -197,18 +197,6 @@ def _candidates(experiment: Experiment, estimators) -> tuple[str, ...]:
             f"{', '.join(MULTI_ARM_ESTIMATORS)}, or pool the arms on the Data page."
         )
     return estimators
-
-
-def _arm_outcomes(model, X: pd.DataFrame) -> np.ndarray:
-    """Each row's expected outcome under control and every arm, (rows, arms + 1)."""
-    if model.n_arms_ > 1:
-        return model.predict_arm_outcomes(X)
-    return np.column_stack(model.predict_outcomes(X))
-
-
-def _arm_effects(model, X: pd.DataFrame) -> np.ndarray:
-    """Each row's uplift of every arm, (rows, arms)."""
-    return model.effect_by_arm(X) if model.n_arms_ > 1 else model.effect(X)[:, None]
 
 
 def _row_loss(score: np.ndarray, uplift: np.ndarray) -> np.ndarray:

@@ -486,9 +486,8 @@ def aipw_scores(y_true, treatment, y0_pred, y1_pred, propensity: float | None = 
             f"The scored rows need both treated and control users (treated share {e:.3g}); "
             "score a table that holds both arms."
         )
-    y = np.asarray(y_true, dtype=np.float64)
-    y0, y1 = np.asarray(y0_pred, dtype=np.float64), np.asarray(y1_pred, dtype=np.float64)
-    return y1 - y0 + t * (y - y1) / e - (1.0 - t) * (y - y0) / (1.0 - e)
+    outcomes = np.column_stack([np.asarray(y0_pred, dtype=np.float64), np.asarray(y1_pred, dtype=np.float64)])
+    return arm_aipw_scores(y_true, t, outcomes, [1.0 - e, e])[:, 0]
 
 
 def arm_aipw_scores(y_true, arm, outcomes, shares) -> np.ndarray:
