@@ -761,7 +761,8 @@ def _segments(args: argparse.Namespace) -> None:
 def _attribute(args: argparse.Namespace) -> None:
     from impactiq.data.reader import read_table
     from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute
-    from impactiq.journeys.causal import credit_against_lift, holdout_lift
+    from impactiq.journeys.causal import credit_against_lift
+    from impactiq.journeys.check import measured_lift
     from impactiq.journeys.events import ConversionColumns, TouchpointColumns, prepare_events
     from impactiq.journeys.revenue import conversions_from_revenue
     from impactiq.journeys.spend import channel_roi, spend_by_channel
@@ -808,10 +809,9 @@ def _attribute(args: argparse.Namespace) -> None:
             read_table(args.spend, max_bytes=None), channel_map=channel_map, name=Path(args.spend).name
         )
         credit = channel_roi(credit, spend)
-    measured = None
-    if events.holdouts is not None:
-        converted = events.of_stage(args.stage)["person"].unique()
-        measured = holdout_lift(events.holdouts, converted).set_index("channel")
+    measured = measured_lift(events, args.stage)
+    if measured is not None:
+        measured = measured.set_index("channel")
     if args.json:
         fields = ["conversions", "conversions_se", "revenue", "revenue_se"]
         if args.spend:

@@ -7,11 +7,11 @@ import streamlit as st
 
 from impactiq.data.reader import read_table
 from impactiq.errors import ImpactIQError
-from impactiq.journeys import causal, summary
+from impactiq.journeys import summary
 from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute, credit_by_group
+from impactiq.journeys.check import causal_check
 from impactiq.journeys.events import (
     ConversionColumns,
-    HoldoutColumns,
     TouchpointColumns,
     events_as_tables,
     events_from_tables,
@@ -19,11 +19,10 @@ from impactiq.journeys.events import (
 )
 from impactiq.journeys.heuristics import PositionShares
 from impactiq.journeys.revenue import CREDITS, conversions_from_revenue, revenue_kinds
-from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel
+from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel, spend_from_table, spend_table
 from impactiq.journeys.synthetic import make_journeys
 from impactiq.present import charts, journey_tables
 from impactiq.present.export import csv_bytes
-from impactiq.present.formatting import format_estimate
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from pages import common
 
@@ -178,9 +177,6 @@ def _upload_logs() -> None:
                 customers=optional["customers"],
                 channel_map=optional["channel_map"],
                 holdouts=optional["holdouts"],
-                holdout_columns=HoldoutColumns.suggest(optional["holdouts"].columns)
-                if optional["holdouts"] is not None
-                else None,
                 names=names,
                 **mapping,
             )
@@ -263,7 +259,7 @@ def _use(events, source: str, *, truth, spend=None, keep: bool = True) -> None:
         if truth is not None:
             tables["truth"] = truth
         if spend is not None:
-            tables["spend"] = spend.rename("spend").rename_axis("channel").reset_index()
+            tables["spend"] = spend_table(spend)
         common.workspace().save_tables(KEPT, tables, {**about, "source": source})
 
 
@@ -280,7 +276,7 @@ def _restore() -> None:
     except ImpactIQError as error:
         common.show_error(error)
         return
-    spend = tables["spend"].set_index("channel")["spend"] if "spend" in tables else None
+    spend = spend_from_table(tables["spend"]) if "spend" in tables else None
     _use(events, about["source"], truth=tables.get("truth"), spend=spend, keep=False)
 
 
@@ -374,12 +370,7 @@ def _paths(result) -> None:
     st.subheader("What converting journeys look like")
     left, right = st.columns(2)
     left.dataframe(
-        summary.top_paths(result.journeys).assign(
-            share=lambda t: [format_estimate(v, unit="share") for v in t["share"]],
-            revenue=lambda t: [format_estimate(v, unit="money") for v in t["revenue"]],
-        ),
-        hide_index=True,
-        width="stretch",
+        journey_tables.paths_table(summary.top_paths(result.journeys)), hide_index=True, width="stretch"
     )
     left.dataframe(summary.path_statistics(result.journeys).round(2), hide_index=True, width="stretch")
     right.altair_chart(charts.touches_chart(summary.touches_histogram(result.journeys)), width="stretch")
@@ -387,46 +378,32 @@ def _paths(result) -> None:
 
 def _causal_check(events, result, truth) -> None:
     st.subheader("The causal check: credit against what each channel caused")
-    if events.holdouts is None:
+    check = causal_check(events, result.credit, result.settings.stage, truth)
+    if check is None:
         st.info(
             "Add a holdouts file (per channel, its eligible people and whether each was held out at random) to hold "
             "each model's credit against the conversions the channel caused."
         )
         return
-    converted = events.of_stage(result.settings.stage)["person"].unique()
-    lift = causal.holdout_lift(events.holdouts, converted)
     st.caption(
         "Per channel, among the people eligible for it: conversion rate of the exposed minus that of the randomly "
         "held out (difference in means, unpooled 95% CI), times the people exposed."
     )
-    st.dataframe(journey_tables.lift_table(lift), hide_index=True, width="stretch")
-    models = list(result.credit["model"].unique())
-    table = causal.credit_against_lift(result.credit, lift, truth)
-    st.dataframe(journey_tables.check_table(table, models), hide_index=True, width="stretch")
-    against = "truth" if truth is not None else "experiment"
-    column = "true_incremental" if truth is not None else "incremental"
-    try:
-        errors = causal.credit_error(table, models, against=column)
-    except ImpactIQError as error:
-        st.info(plain(error, MAX_MESSAGE_CHARS))
+    st.dataframe(journey_tables.lift_table(check.lift), hide_index=True, width="stretch")
+    st.dataframe(journey_tables.check_table(check.table, check.models), hide_index=True, width="stretch")
+    if check.errors is None:
+        st.info(plain(check.unavailable, MAX_MESSAGE_CHARS))
         return
-    st.dataframe(journey_tables.error_table(errors, against=against), hide_index=True, width="stretch")
-    incremental = table[["channel"]].assign(share=causal.incremental_shares(table, column))
+    st.dataframe(
+        journey_tables.error_table(check.errors, against=check.against), hide_index=True, width="stretch"
+    )
     st.altair_chart(
         charts.credit_against_incremental_chart(
-            journey_tables.credit_shares(result.credit), incremental, label=against
+            journey_tables.credit_shares(result.credit), check.incremental, label=check.against
         ),
         width="stretch",
     )
-    best = errors.sort_values("misallocated").iloc[0]
-    st.info(
-        plain(
-            f"Closest to the {against}: {journey_tables.MODEL_NAMES.get(best['model'], best['model'])}, with "
-            f"{best['misallocated']:.0%} of its credit on the wrong channels. Attribution credits every conversion, "
-            "including those that would have happened anyway: a budget split by credit follows them.",
-            MAX_MESSAGE_CHARS,
-        )
-    )
+    st.info(plain(journey_tables.closest_model_sentence(check), MAX_MESSAGE_CHARS))
 
 
 upload_tab, demo_tab = st.tabs(["Upload logs", "Demo journeys"])

@@ -104,6 +104,17 @@ def spend_by_channel(
     return totals.astype(np.float64).rename(SPEND).rename_axis(CHANNEL)
 
 
+def spend_table(spend: pd.Series) -> pd.DataFrame:
+    """`spend_by_channel`'s spend as a table (channel, spend), for keeping beside the linked logs;
+    `spend_from_table` reads it back."""
+    return spend.rename("spend").rename_axis(CHANNEL).reset_index()
+
+
+def spend_from_table(table: pd.DataFrame) -> pd.Series:
+    """The spend per channel that `spend_table` wrote."""
+    return table.set_index(CHANNEL)["spend"]
+
+
 def channel_roi(credit: pd.DataFrame, spend: pd.Series, groups: pd.Series | None = None) -> pd.DataFrame:
     """Spend, credit and return for every model and channel.
 

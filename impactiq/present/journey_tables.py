@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from impactiq.journeys.check import CausalCheck
 from impactiq.journeys.identity import IdentityReport
 from impactiq.present.formatting import format_estimate
 from impactiq.present.text import plain
@@ -87,6 +88,25 @@ def error_table(errors: pd.DataFrame, *, against: str) -> pd.DataFrame:
                 format_estimate(v, unit="share") for v in errors["worst_incremental_share"]
             ],
         }
+    )
+
+
+def paths_table(paths: pd.DataFrame) -> pd.DataFrame:
+    """The most common converting paths (`journeys.summary.top_paths`), shares and revenue in words."""
+    return paths.assign(
+        share=[format_estimate(v, unit="share") for v in paths["share"]],
+        revenue=[format_estimate(v, unit="money") for v in paths["revenue"]],
+    )
+
+
+def closest_model_sentence(check: CausalCheck) -> str:
+    """Which model's split of credit lies closest to what the channels caused, and why even it
+    misleads a budget (`journeys.causal.CausalCheck` with its errors)."""
+    best = check.closest
+    return (
+        f"Closest to the {check.against}: {MODEL_NAMES.get(best['model'], best['model'])}, with "
+        f"{best['misallocated']:.0%} of its credit on the wrong channels. Attribution credits every conversion, "
+        "including those that would have happened anyway: a budget split by credit follows them."
     )
 
 

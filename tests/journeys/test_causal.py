@@ -1,4 +1,4 @@
-"""The causal check: holdout lift per channel, and credit held against it."""
+"""The causal check (`journeys.causal` and `journeys.check`): holdout lift per channel, and credit held against it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 
 from impactiq.errors import ImpactIQError
 from impactiq.journeys.attribution import attribute
-from impactiq.journeys.causal import credit_against_lift, credit_error, holdout_flags, holdout_lift
+from impactiq.journeys.causal import credit_error, holdout_flags, holdout_lift
+from impactiq.journeys.check import causal_check, measured_lift
 from impactiq.journeys.events import prepare_events
 from impactiq.journeys.synthetic import make_journeys
 
@@ -53,13 +54,14 @@ def check():
     events = prepare_events(
         data.touchpoints, data.conversions, customers=data.customers, holdouts=data.holdouts
     )
-    lift = holdout_lift(events.holdouts, events.conversions["person"].unique())
     credit = attribute(events).credit
-    return data, lift, credit_against_lift(credit, lift, data.truth), list(credit["model"].unique())
+    checked = causal_check(events, credit, None, data.truth)
+    assert checked.against == "truth" and checked.unavailable is None
+    return data, checked.lift, checked.table, checked.models, checked
 
 
 def test_the_experiment_recovers_the_true_incremental_conversions(check):
-    data, lift, table, _ = check
+    data, lift, table, _, _ = check
     measured = lift.set_index("channel")
     truth = data.truth.set_index("channel")["incremental"].reindex(measured.index)
     # Five channels: each within three standard errors (a 95% interval misses one of five by chance
@@ -72,7 +74,7 @@ def test_the_experiment_recovers_the_true_incremental_conversions(check):
 def test_every_model_over_credits_the_channel_that_reaches_converters_anyway(check):
     """Search causes the least and sits on many converting paths: every model credits it many
     times its true incremental conversions. That is the table's point."""
-    _, _, table, models = check
+    _, _, table, models, _ = check
     search = table.set_index("channel").loc["search"]
     assert all(search[m] > 5 * search["true_incremental"] for m in models)
     errors = credit_error(table, models).set_index("model")
@@ -85,3 +87,32 @@ def test_credit_error_by_hand():
     errors = credit_error(table, ["m"]).iloc[0]
     assert errors["misallocated"] == pytest.approx(0.25)
     assert errors["worst_channel"] == "a" and errors["worst_credit_share"] == pytest.approx(0.75)
+
+
+def test_the_check_judges_the_credit_split_and_names_the_closest_model(check):
+    data, lift, table, models, checked = check
+    errors = credit_error(table, models).set_index("model")
+    assert checked.errors.set_index("model")["misallocated"].to_dict() == errors["misallocated"].to_dict()
+    assert checked.incremental["share"].sum() == pytest.approx(1.0)
+    assert checked.closest["misallocated"] == errors["misallocated"].min()
+    # The same lift the holdouts give over every converted person.
+    expected = holdout_lift(data_events(data).holdouts, data_events(data).conversions["person"].unique())
+    pd.testing.assert_frame_equal(lift, expected)
+
+
+def data_events(data):
+    return prepare_events(
+        data.touchpoints, data.conversions, customers=data.customers, holdouts=data.holdouts
+    )
+
+
+def test_without_holdouts_there_is_no_check_and_without_a_positive_effect_it_says_why():
+    data = make_journeys(2_000, seed=3)
+    events = prepare_events(data.touchpoints, data.conversions, customers=data.customers)
+    credit = attribute(events, ("last",)).credit
+    assert measured_lift(events, None) is None and causal_check(events, credit, None) is None
+    with_holdouts = data_events(data)
+    truth = data.truth.assign(incremental=-1.0)  # every channel hurt: nothing to split credit by
+    checked = causal_check(with_holdouts, attribute(with_holdouts, ("last",)).credit, None, truth)
+    assert checked.errors is None and checked.closest is None
+    assert "No channel has a positive incremental effect" in checked.unavailable

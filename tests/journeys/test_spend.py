@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from impactiq.errors import ImpactIQError
-from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel
+from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel, spend_from_table, spend_table
 
 SPEND = pd.DataFrame(
     {
@@ -170,3 +170,10 @@ def test_bad_spend_or_groups_are_refused(spend, groups, message):
 def test_a_credit_table_without_its_columns_is_refused():
     with pytest.raises(ImpactIQError, match="no column 'revenue'.*Attribution.credit"):
         channel_roi(CREDIT.drop(columns="revenue"), SPENT)
+
+
+def test_the_spend_kept_as_a_table_reads_back_the_same():
+    spend = spend_by_channel(SPEND, channel_map=CHANNEL_MAP)
+    table = spend_table(spend)
+    assert list(table.columns) == ["channel", "spend"]
+    pd.testing.assert_series_equal(spend_from_table(table), spend, check_names=False)

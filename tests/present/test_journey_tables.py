@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from impactiq.journeys.check import CausalCheck
 from impactiq.present import charts
-from impactiq.present.journey_tables import check_table, credit_shares, credit_table, error_table, lift_table
+from impactiq.present.journey_tables import (
+    check_table,
+    closest_model_sentence,
+    credit_shares,
+    credit_table,
+    error_table,
+    lift_table,
+    paths_table,
+)
 
 CREDIT = pd.DataFrame(
     {
@@ -83,3 +92,13 @@ def test_lift_check_and_error_tables_read_in_units():
         "50.0%",
         "5.0%",
     ]
+
+
+def test_the_closest_model_and_the_paths_read_in_words():
+    errors = pd.DataFrame({"model": ["last", "shapley"], "misallocated": [0.42, 0.18]})
+    check = CausalCheck(pd.DataFrame(), pd.DataFrame(), ["last", "shapley"], "truth", errors, pd.DataFrame())
+    assert closest_model_sentence(check).startswith(
+        "Closest to the truth: Shapley, with 18% of its credit on the wrong channels."
+    )
+    paths = paths_table(pd.DataFrame({"path": ["email > search"], "share": [0.25], "revenue": [1234.5]}))
+    assert paths.loc[0, "share"] == "25.0%" and paths.loc[0, "path"] == "email > search"
