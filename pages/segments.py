@@ -9,7 +9,7 @@ from impactiq.decisions.segments import segment_report
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, segment_tables
 from impactiq.present.export import csv_bytes, file_stem
-from impactiq.present.formatting import format_estimate, unit_labels
+from impactiq.present.formatting import unit_labels
 from impactiq.present.tables import policies_table, policy_edge_sentence
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
@@ -76,32 +76,16 @@ def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float) 
     budget = _budget("Budget for the channel plans (money)", len(base.holdout), cost, "the whole holdout's")
     plans = channel_segments.compare_channel_plans(table, mix=mix, budget=budget, cost=cost, value=value)
     shown = segment_tables.channel_plans_table(plans)
-    mixed = ", ".join(f"{plain(arm)} {share:.0%}" for arm, share in mix.items())
-    sides = {
-        "traditional": (
-            "Traditional: one channel mix for everyone",
-            f"Every segment gets the experiment's channel mix ({mixed}); contacts spread in proportion to the "
-            "conversions credited in each segment.",
-        ),
-        "causal": (
-            "Causal: each segment its best channel",
-            "Each segment gets the channel with its largest observed uplift; contacts go where that uplift is "
-            "largest, only where it is positive (optimistic where channels differ by less than their intervals).",
-        ),
-    }
+    sides = segment_tables.channel_plan_sides(mix)
     for column, (plan, (title, caption)) in zip(st.columns(2), sides.items(), strict=True):
         with column:
             st.markdown(f"**{title}**")
             st.caption(caption)
             st.dataframe(shown[[plan]].rename(columns={plan: "estimate [95% CI]"}), width="stretch")
-    gain = plans.plans.set_index("plan").loc["causal - traditional"]
-    incremental = format_estimate(
-        gain["incremental"], gain["incremental_lower"], gain["incremental_upper"], "total"
+    clear, sentence = segment_tables.channel_gain_sentence(
+        plans, unit_labels(base.outcome, binary=binary)["things"]
     )
-    (st.success if gain["incremental_lower"] > 0 else st.info)(
-        f"For the same {plans.contacts:,} contacts, choosing each segment's channel gains {incremental} incremental "
-        f"{plain(unit_labels(base.outcome, binary=binary)['things'])} (95% CI)."
-    )
+    (st.success if clear else st.info)(sentence)
     st.dataframe(
         segment_tables.channel_allocation_table(plans.segments),
         hide_index=True,
@@ -176,12 +160,9 @@ st.caption(
     "the model's error). Doubly robust: AIPW with the model's predicted outcomes and the treated share."
 )
 common.show_table(segment_tables.segment_table_text(table, outcome=outcome, binary=binary))
-flagged = table.loc[table["disagrees"], "segment"].tolist()
-if flagged:
-    st.warning(
-        f"The model's mean prediction disagrees with the observed uplift beyond sampling error (z-test, 5%) in: "
-        f"{', '.join(plain(s) for s in flagged)}. Do not trust its ranking there. With many segments, one in twenty is flagged by chance."
-    )
+disagreement = segment_tables.disagreement_sentence(table)
+if disagreement is not None:
+    st.warning(disagreement)
 st.download_button(
     "Download the segment table (CSV)",
     csv_bytes(segment_tables.readable_segment_table(table, outcome=outcome, binary=binary)),
@@ -211,34 +192,18 @@ if report.segmentation.profiles is not None:
 
 st.divider()
 plans = segment_tables.plans_table(report).set_index("")
-sides = {
-    "traditional": (
-        "Traditional attribution",
-        "Budget spread in proportion to each segment's credited conversions.",
-    ),
-    "causal": (
-        "Causal segment attribution",
-        "Budget placed where a contact causes the most: segments in order of observed uplift, only where it "
-        "is positive, each up to its size (optimistic where segments differ by less than their intervals).",
-    ),
-}
-for column, (plan, (title, caption)) in zip(st.columns(2), sides.items(), strict=True):
+for column, (plan, (title, caption)) in zip(
+    st.columns(2), segment_tables.SEGMENT_PLAN_SIDES.items(), strict=True
+):
     with column:
         st.subheader(title)
         st.caption(caption)
         st.dataframe(plans[[plan]].rename(columns={plan: "estimate [95% CI]"}), width="stretch")
-gain = comparison.plans.set_index("plan").loc["causal - traditional"]
-if comparison.contacts:
+gain = segment_tables.segment_gain_sentence(comparison, words["things"])
+if gain is not None:
     # Green only where the gain is clear of zero; otherwise the same words, neutral.
-    announce = st.success if gain["incremental_lower"] > 0 else st.info
-    incremental = format_estimate(
-        gain["incremental"], gain["incremental_lower"], gain["incremental_upper"], "total", signed=True
-    )
-    roi = format_estimate(gain["causal_roi"], gain["causal_roi_lower"], gain["causal_roi_upper"], "change")
-    announce(
-        f"For the same budget, causal allocation gains {incremental} incremental {plain(words['things'])} "
-        f"and {roi} ROI (95% CIs in brackets)."
-    )
+    clear, sentence = gain
+    (st.success if clear else st.info)(sentence)
 left, right = st.columns(2)
 left.altair_chart(charts.allocation_chart(comparison.segments), width="stretch")
 right.dataframe(segment_tables.allocation_table(report), hide_index=True)

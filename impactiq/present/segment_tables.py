@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impactiq.decisions.allocation import PLANS
+from impactiq.decisions.allocation import PLANS, AllocationComparison
 from impactiq.decisions.segments import SegmentReport
 from impactiq.decisions.targeting import STRATEGY_DESCRIPTIONS
 from impactiq.present.formatting import (
@@ -21,6 +21,7 @@ from impactiq.present.formatting import (
     unit_labels,
 )
 from impactiq.present.tables import markdown_table
+from impactiq.present.text import plain
 
 
 def segment_table_text(table: pd.DataFrame, *, outcome: str, binary: bool) -> pd.DataFrame:
@@ -227,3 +228,79 @@ def channel_plans_table(plans) -> pd.DataFrame:
             )
         rows[row.plan] = column
     return pd.DataFrame(rows)
+
+
+# The split screen's two sides for segments: (title, what the plan does).
+SEGMENT_PLAN_SIDES = {
+    "traditional": (
+        "Traditional attribution",
+        "Budget spread in proportion to each segment's credited conversions.",
+    ),
+    "causal": (
+        "Causal segment attribution",
+        "Budget placed where a contact causes the most: segments in order of observed uplift, only where it "
+        "is positive, each up to its size (optimistic where segments differ by less than their intervals).",
+    ),
+}
+
+
+def channel_plan_sides(mix: dict[str, float]) -> dict[str, tuple[str, str]]:
+    """The split screen's two sides for channels by segment: (title, what the plan does), with
+    `mix` (`channel_segments.experiment_mix`) the channel mix the traditional plan gives everyone.
+    Like the sentences below, markdown to show as it is: names from the data pass through `plain`."""
+    mixed = ", ".join(f"{plain(arm)} {share:.0%}" for arm, share in mix.items())
+    return {
+        "traditional": (
+            "Traditional: one channel mix for everyone",
+            f"Every segment gets the experiment's channel mix ({mixed}); contacts spread in proportion to the "
+            "conversions credited in each segment.",
+        ),
+        "causal": (
+            "Causal: each segment its best channel",
+            "Each segment gets the channel with its largest observed uplift; contacts go where that uplift is "
+            "largest, only where it is positive (optimistic where channels differ by less than their intervals).",
+        ),
+    }
+
+
+def segment_gain_sentence(comparison: AllocationComparison, things: str) -> tuple[bool, str] | None:
+    """Whether causal allocation clearly gains over traditional (its interval clear of zero), and
+    the gain in incremental `things` and ROI in words (`allocation.compare_allocations`); None
+    when the budget buys no contact."""
+    if not comparison.contacts:
+        return None
+    gain = comparison.plans.set_index("plan").loc["causal - traditional"]
+    incremental = format_estimate(
+        gain["incremental"], gain["incremental_lower"], gain["incremental_upper"], "total", signed=True
+    )
+    roi = format_estimate(gain["causal_roi"], gain["causal_roi_lower"], gain["causal_roi_upper"], "change")
+    return bool(gain["incremental_lower"] > 0), (
+        f"For the same budget, causal allocation gains {incremental} incremental {plain(things)} "
+        f"and {roi} ROI (95% CIs in brackets)."
+    )
+
+
+def channel_gain_sentence(plans, things: str) -> tuple[bool, str]:
+    """Whether giving each segment its best channel clearly gains over one mix for all
+    (`channel_segments.compare_channel_plans`), and the gain in incremental `things` in words."""
+    gain = plans.plans.set_index("plan").loc["causal - traditional"]
+    incremental = format_estimate(
+        gain["incremental"], gain["incremental_lower"], gain["incremental_upper"], "total"
+    )
+    return bool(gain["incremental_lower"] > 0), (
+        f"For the same {plans.contacts:,} contacts, choosing each segment's channel gains {incremental} incremental "
+        f"{plain(things)} (95% CI)."
+    )
+
+
+def disagreement_sentence(table: pd.DataFrame) -> str | None:
+    """A warning naming the segments where the model's mean prediction disagrees with the
+    observed uplift beyond sampling error; None where none does."""
+    flagged = table.loc[table["disagrees"], "segment"].tolist()
+    if not flagged:
+        return None
+    return (
+        f"The model's mean prediction disagrees with the observed uplift beyond sampling error (z-test, 5%) in: "
+        f"{', '.join(plain(s) for s in flagged)}. Do not trust its ranking there. With many segments, one in twenty is "
+        "flagged by chance."
+    )

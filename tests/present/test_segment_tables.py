@@ -51,3 +51,34 @@ def test_channel_tables_read_every_segment_channel_and_plan_with_intervals():
     # Seen: raw headers such as `traditional_contacts`.
     allocation = segment_tables.channel_allocation_table(plans.segments)
     assert not any("_" in column for column in allocation.columns)
+    clear, sentence = segment_tables.channel_gain_sentence(plans, "conversions")
+    gain = plans.plans.set_index("plan").loc["causal - traditional"]
+    assert clear == (gain["incremental_lower"] > 0)
+    assert sentence.startswith(
+        f"For the same {plans.contacts:,} contacts, choosing each segment's channel gains "
+    )
+    sides = segment_tables.channel_plan_sides({"a": 0.5, "b_*": 0.5})
+    assert "(a 50%, b\\_\\* 50%)" in sides["traditional"][1], "names from the data are shown as written"
+
+
+def test_the_split_screen_gain_and_the_disagreeing_segments_in_words(scored):
+    from impactiq.decisions.allocation import compare_allocations
+
+    by_channel = segments.segment_table(scored, scored["channel"], cost=1.0, value=2.0)
+    comparison = compare_allocations(by_channel, budget=500.0, cost=1.0, value=2.0)
+    clear, sentence = segment_tables.segment_gain_sentence(comparison, "conversions")
+    gain = comparison.plans.set_index("plan").loc["causal - traditional"]
+    assert clear == (gain["incremental_lower"] > 0)
+    assert sentence.startswith("For the same budget, causal allocation gains ")
+    assert sentence.endswith(" ROI (95% CIs in brackets).")
+    assert (
+        segment_tables.segment_gain_sentence(
+            compare_allocations(by_channel, budget=0.0, cost=1.0, value=2.0), "conversions"
+        )
+        is None
+    )
+    table = pd.DataFrame({"segment": ["web", "*phone*"], "disagrees": [False, True]})
+    assert segment_tables.disagreement_sentence(table).endswith(
+        "in: \\*phone\\*. Do not trust its ranking there. With many segments, one in twenty is flagged by chance."
+    )
+    assert segment_tables.disagreement_sentence(table.assign(disagrees=False)) is None
