@@ -601,9 +601,8 @@ def _evaluation_schema(model, columns):
 
 def _evaluation_summary(result: dict, *, binary: bool, frame) -> str:
     """The scores in `result` as text; `frame` (the scored rows) for the heterogeneity verdict."""
-    from impactiq.evaluation.validation import best_linear_predictor
     from impactiq.present.formatting import effect_unit, format_estimate
-    from impactiq.present.tables import heterogeneity_verdict
+    from impactiq.present.tables import holdout_heterogeneity_verdict
 
     effect = effect_unit(binary)
     lines = [
@@ -628,10 +627,7 @@ def _evaluation_summary(result: dict, *, binary: bool, frame) -> str:
         lines.append(
             f"95% interval coverage of the true effect: {format_estimate(result['interval_coverage'], unit='share')}"
         )
-    try:
-        heterogeneity = heterogeneity_verdict(best_linear_predictor(frame), binary=binary)[1]
-    except ImpactIQError as error:
-        heterogeneity = f"not available ({error})"
+    heterogeneity = holdout_heterogeneity_verdict(frame, binary=binary)[1]
     targeting = result["validation"]["targeting"]
     if "autoc" in targeting:
         autoc = (

@@ -17,6 +17,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from impactiq.data.experiment import Experiment
 from impactiq.errors import ImpactIQError
+from impactiq.present.tables import model_caption
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
 from impactiq.uplift.store import SavedModel, list_models, load_model
@@ -340,15 +341,7 @@ def pick_model(
     st.session_state[MODEL_NAME] = name
     entry = models[names.index(name)]
     # Every result below belongs to this model and the data it was trained on: said once, here.
-    rows = f"{entry['rows']:,} rows" if isinstance(entry["rows"], int) else "rows not recorded"
-    st.caption(
-        plain(
-            f"Results of model {name}: {entry['estimator']} on {entry['outcome']}, trained on "
-            f"{entry['data_set'] or 'a data set not recorded'} ({rows}), saved "
-            f"{str(entry['created'])[:16].replace('T', ' ')} UTC.",
-            MAX_MESSAGE_CHARS,
-        )
-    )
+    st.caption(plain(model_caption(entry), MAX_MESSAGE_CHARS))
     try:
         model = load_saved_model(str(entry["path"]), entry["version"])
         _ = model.holdout  # parsed here, so a damaged file stops the page with its reason

@@ -13,12 +13,12 @@ from impactiq.evaluation.holdout import N_BOOT
 from impactiq.evaluation.progress import format_duration, training_progress
 from impactiq.evaluation.refutation import refute
 from impactiq.evaluation.training import train_model
-from impactiq.evaluation.validation import best_linear_predictor, validation_summary
+from impactiq.evaluation.validation import validation_summary
 from impactiq.present import charts
 from impactiq.present.report import model_report, report_filename
 from impactiq.present.tables import (
     broken_models_table,
-    heterogeneity_verdict,
+    holdout_heterogeneity_verdict,
     metrics_table,
     models_table,
     quality_verdict,
@@ -116,11 +116,7 @@ def _results(model, title: str) -> None:
     binary = model.schema.is_binary(model.outcome)
     st.subheader(title)
     common.show_verdict(*quality_verdict(model.metrics))
-    try:
-        level, verdict = heterogeneity_verdict(best_linear_predictor(holdout), binary=binary)
-    except ImpactIQError as error:
-        level, verdict = "none", str(error)
-    common.show_verdict(level, verdict)
+    common.show_verdict(*holdout_heterogeneity_verdict(holdout, binary=binary))
     common.show_table(metrics_table(model.metrics, binary=binary))
     _side_by_side(charts.holdout_charts(holdout, model.deciles, binary=binary))
     summary = validation_summary(holdout)

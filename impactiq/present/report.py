@@ -28,10 +28,10 @@ import pandas as pd
 
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.comparison import Comparison
-from impactiq.evaluation.validation import best_linear_predictor, validation_summary
+from impactiq.evaluation.validation import validation_summary
 from impactiq.present import charts
 from impactiq.present.formatting import MISSING, effect_unit, format_estimate
-from impactiq.present.tables import heterogeneity_verdict, metrics_table, quality_verdict
+from impactiq.present.tables import holdout_heterogeneity_verdict, metrics_table, quality_verdict
 from impactiq.present.validation import (
     calibration_rows,
     calibration_sentence,
@@ -157,10 +157,7 @@ def _evidence(page: _Page, view, binary: bool, title: str) -> None:
     holdout = view.holdout
     page.add(f"<h2>{_escape(title)}</h2>")
     page.verdict(*quality_verdict(view.metrics))
-    try:
-        page.verdict(*heterogeneity_verdict(best_linear_predictor(holdout), binary=binary))
-    except ImpactIQError as error:
-        page.verdict("unknown", f"The heterogeneity test could not be run: {error}")
+    page.verdict(*holdout_heterogeneity_verdict(holdout, binary=binary))
     page.add("<h3>Holdout metrics (95% CI)</h3>")
     page.table(metrics_table(view.metrics, binary=binary))
     page.charts(charts.holdout_charts(holdout, view.deciles, binary=binary))

@@ -11,6 +11,8 @@ import pandas as pd
 
 from impactiq.decisions.channels import BEST as BEST_POLICY
 from impactiq.decisions.channels import NOBODY as NOBODY_POLICY
+from impactiq.errors import ImpactIQError
+from impactiq.evaluation.validation import best_linear_predictor
 from impactiq.present.formatting import MISSING, effect_unit, file_size, format_estimate, level_unit
 from impactiq.present.text import shorten
 
@@ -99,6 +101,27 @@ def heterogeneity_verdict(blp, *, binary: bool) -> tuple[str, str]:
     return "off", (
         f"The model captures real differences between users, and they are larger than it predicts: it is "
         f"underconfident ({test})."
+    )
+
+
+def holdout_heterogeneity_verdict(holdout: pd.DataFrame, *, binary: bool) -> tuple[str, str]:
+    """`heterogeneity_verdict` of the best linear predictor test on a scored holdout; level
+    "unknown" with the reason where the test cannot be run (too few rows, no spread in the
+    predictions), so the page, the report and the command line say the same."""
+    try:
+        return heterogeneity_verdict(best_linear_predictor(holdout), binary=binary)
+    except ImpactIQError as error:
+        return "unknown", f"The heterogeneity test could not be run: {error}"
+
+
+def model_caption(entry: dict) -> str:
+    """What a saved model is, in one line (`uplift.store.list_models` entry): said once above
+    every result a page shows for it."""
+    rows = f"{entry['rows']:,} rows" if isinstance(entry["rows"], int) else "rows not recorded"
+    return (
+        f"Results of model {entry['name']}: {entry['estimator']} on {entry['outcome']}, trained on "
+        f"{entry['data_set'] or 'a data set not recorded'} ({rows}), saved "
+        f"{str(entry['created'])[:16].replace('T', ' ')} UTC."
     )
 
 

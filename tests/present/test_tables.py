@@ -267,3 +267,26 @@ def test_data_files_table_shows_name_size_and_time():
     assert table.to_dict("records") == [
         {"name": "criteo.csv.gz", "size": "3.0 GB", "modified (UTC)": "2026-03-01 09:30"}
     ]
+
+
+def test_a_heterogeneity_test_that_cannot_run_says_why_and_a_saved_model_reads_in_one_line():
+    from impactiq.present.tables import holdout_heterogeneity_verdict, model_caption
+
+    too_few = pd.DataFrame(
+        {"y": [0, 1], "t": [0, 1], "uplift": [0.1, 0.2], "y0_pred": [0.1, 0.1], "y1_pred": [0.2, 0.3]}
+    )
+    level, sentence = holdout_heterogeneity_verdict(too_few, binary=True)
+    assert level == "unknown" and sentence.startswith("The heterogeneity test could not be run: ")
+    entry = {
+        "name": "visit",
+        "estimator": "causal_forest",
+        "outcome": "visit",
+        "data_set": None,
+        "rows": 35000,
+        "created": "2026-12-02T10:15:42+00:00",
+    }
+    assert model_caption(entry) == (
+        "Results of model visit: causal_forest on visit, trained on a data set not recorded (35,000 rows), "
+        "saved 2026-12-02 10:15 UTC."
+    )
+    assert "(rows not recorded)" in model_caption({**entry, "rows": None})
