@@ -9,7 +9,12 @@ import streamlit as st
 
 from impactiq.data.demo import DEFAULT_ROWS, DEMO_DATASETS, HILLSTROM_ARMS
 from impactiq.data.experiment import prepare_experiment
-from impactiq.data.mapping import suggest_mapping, treatment_values
+from impactiq.data.mapping import (
+    MAX_LISTED_TREATMENT_VALUES,
+    suggest_mapping,
+    too_many_values_warning,
+    treatment_values,
+)
 from impactiq.data.reader import read_table, read_warnings
 from impactiq.data.schema import build_schema, detect_criteo
 from impactiq.data.server_files import DATA_DIR_VARIABLE, data_folder, list_data_files, open_data_file
@@ -119,11 +124,10 @@ def _mapping_form(table: pd.DataFrame, name: str) -> None:
         "Treatment column", columns, index=columns.index(suggestion.treatment) if suggestion.treatment else 0
     )
     values = treatment_values(table, treatment)
-    if len(values) > 50:
-        st.warning(
-            f"'{plain(treatment)}' has {len(values):,} distinct values: a treatment column has a few groups."
-        )
-        values = values[:50]
+    too_many = too_many_values_warning(treatment, len(values))
+    if too_many:
+        st.warning(plain(too_many))
+        values = values[:MAX_LISTED_TREATMENT_VALUES]
     same_column = treatment == suggestion.treatment
     with st.form("mapping"):
         left, right = st.columns(2)

@@ -31,6 +31,11 @@ OUTCOME_NAMES = (
 )
 # A treatment column has a handful of groups; more than this reads as a feature.
 MAX_TREATMENT_GROUPS = 10
+# The mapping step lists at most this many of a column's values to mark treated or control. A
+# treatment may have more groups than `MAX_TREATMENT_GROUPS` when they are pooled (campaign
+# variants), but a column with more than this many is a feature or an identifier, and a list of
+# thousands would freeze the page.
+MAX_LISTED_TREATMENT_VALUES = 50
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,17 @@ def treatment_values(df: pd.DataFrame, treatment: str) -> list:
     """The distinct non-missing values of a treatment column, sorted for display: numbers (or
     text that reads as a number) as numbers, so 2 comes before 10, then any other text."""
     return sorted(df[treatment].dropna().unique().tolist(), key=_display_order)
+
+
+def too_many_values_warning(treatment: str, n_values: int) -> str | None:
+    """What to say when `treatment` has more values than the mapping step lists; None if it has not."""
+    if n_values <= MAX_LISTED_TREATMENT_VALUES:
+        return None
+    return (
+        f"'{treatment}' has {n_values:,} distinct values; a treatment column has a few groups, so only the "
+        f"first {MAX_LISTED_TREATMENT_VALUES} are listed. Pick the column that says which group each user "
+        "was in (treated or control)."
+    )
 
 
 def _display_order(value) -> tuple:

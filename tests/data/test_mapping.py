@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from impactiq.data.demo import HILLSTROM_FILE
-from impactiq.data.mapping import suggest_mapping, treatment_values
+from impactiq.data.mapping import (
+    MAX_LISTED_TREATMENT_VALUES,
+    suggest_mapping,
+    too_many_values_warning,
+    treatment_values,
+)
 
 
 def test_hillstrom_defaults_match_its_design():
@@ -57,3 +62,11 @@ def test_numbered_treatment_values_sort_as_numbers(values):
     assert [str(v) for v in treatment_values(frame, "group")] == ["0", "1", "2", "10", "11"]
     mixed = pd.DataFrame({"group": ["control", "2", "10"]})
     assert treatment_values(mixed, "group") == ["2", "10", "control"]
+
+
+def test_a_column_with_too_many_values_is_named_with_what_to_pick():
+    assert too_many_values_warning("user_id", MAX_LISTED_TREATMENT_VALUES) is None
+    message = too_many_values_warning("user_id", 12_000)
+    assert "'user_id' has 12,000 distinct values" in message
+    assert f"first {MAX_LISTED_TREATMENT_VALUES} are listed" in message
+    assert "Pick the column" in message

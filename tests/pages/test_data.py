@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from impactiq.data.demo import HILLSTROM_FILE
+from impactiq.data.mapping import MAX_LISTED_TREATMENT_VALUES
 from impactiq.data.synthetic import make_criteo_like
 from impactiq.present.text import plain
 
@@ -263,3 +264,15 @@ def test_a_lift_over_a_control_of_zero_says_why_it_is_missing(app):
     )
     shown = " ".join(map(str, effects["relative lift [95% CI]"]))
     assert "nan" not in shown.lower() and "control is 0" in shown
+
+
+def test_a_treatment_column_with_many_values_lists_only_the_first_ones(app):
+    """A column of identifiers chosen as the treatment: a warning that says what to pick, and a
+    list short enough to use, not thousands of values."""
+    table = "user,group,bought\n" + "".join(f"u{i},{i % 2},{i % 3 == 0:d}\n" for i in range(400))
+    _labelled(app.file_uploader, UPLOAD).upload("users.csv", table.encode(), "text/csv")
+    app.run()
+    _labelled(app.selectbox, "Treatment column").set_value("user").run()
+    assert not app.exception
+    assert any(plain("'user' has 400 distinct values") in w.value for w in app.warning)
+    assert len(_labelled(app.multiselect, "Treated values").options) == MAX_LISTED_TREATMENT_VALUES
