@@ -467,6 +467,8 @@ def _progress_line(line: str) -> None:
 
 
 def _training_summary(trained, out: Path) -> str:
+    from impactiq.present.tables import uncalibrated_reason
+
     data = trained.data
     lines = [
         f"Trained {trained.estimator} for '{trained.outcome}' on {data['n_train']:,} rows in "
@@ -492,8 +494,8 @@ def _training_summary(trained, out: Path) -> str:
     if "scale" in calibration:
         factors = ", ".join(f"{factor:.2f}" for factor in calibration["scale"])
         lines.append(f"Interval width calibrated on a simulated twin: factor {factors}.")
-    elif "unavailable" in calibration:
-        lines.append(f"Interval width not calibrated: {calibration['unavailable']}")
+    elif trained.has_intervals:
+        lines.append(uncalibrated_reason(data))
     lines.append(f"Saved to {out}")
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ from impactiq.present.tables import (
     metrics_table,
     models_table,
     quality_verdict,
+    uncalibrated_reason,
 )
 from impactiq.present.text import plain
 from impactiq.present.validation import (
@@ -230,8 +231,8 @@ def _evidence(model, title: str, *, current: bool = False) -> None:
             with tab:
                 view = ArmView(model, arm)
                 _results(view, f"{plain(view.label)}: holdout of {len(view.holdout):,} users")
-    reason = model.data.get("interval_calibration", {}).get("unavailable")
-    uncalibrated = f" Not calibrated: {reason}" if reason else ""
+    reason = uncalibrated_reason(model.data) if model.has_intervals else None
+    uncalibrated = f" {reason}" if reason else ""
     st.caption(
         f"Intervals: {plain(model.model.interval_method, max_chars=None)}.{plain(uncalibrated, max_chars=None)}"
     )

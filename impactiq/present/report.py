@@ -31,7 +31,12 @@ from impactiq.evaluation.comparison import Comparison
 from impactiq.evaluation.validation import validation_summary
 from impactiq.present import charts
 from impactiq.present.formatting import MISSING, effect_unit, format_estimate
-from impactiq.present.tables import holdout_heterogeneity_verdict, metrics_table, quality_verdict
+from impactiq.present.tables import (
+    holdout_heterogeneity_verdict,
+    metrics_table,
+    quality_verdict,
+    uncalibrated_reason,
+)
 from impactiq.present.validation import (
     calibration_rows,
     calibration_sentence,
@@ -209,16 +214,11 @@ def _intervals(page: _Page, model) -> None:
         return
     method = getattr(model.model, "interval_method", None) or MISSING
     page.pairs([("Interval method (95%)", method)])
-    calibration = model.data.get("interval_calibration")
-    if calibration is None:
-        page.note(
-            "The interval width was not calibrated for this model (it was trained with calibration off, or "
-            "before ImpactIQ calibrated intervals); retrain it to calibrate."
-        )
+    reason = uncalibrated_reason(model.data)
+    if reason:
+        page.note(reason)
         return
-    if "unavailable" in calibration:
-        page.note(f"The interval width could not be calibrated: {calibration['unavailable']}")
-        return
+    calibration = model.data["interval_calibration"]
     arms = model.arms or ("treated",)
     # Models calibrated before the twin's own factor was recorded applied it as it was.
     asked = calibration.get("twin_scale", calibration["scale"])

@@ -114,6 +114,21 @@ def holdout_heterogeneity_verdict(holdout: pd.DataFrame, *, binary: bool) -> tup
         return "unknown", f"The heterogeneity test could not be run: {error}"
 
 
+def uncalibrated_reason(data: dict) -> str | None:
+    """Why a model's interval width is not calibrated, or None when it is: one sentence, the same
+    on the Train page, in the report and from the command line. `data` is the trained model's
+    `data` (its `interval_calibration` entry says what happened)."""
+    calibration = data.get("interval_calibration")
+    if calibration is None:
+        return (
+            "The interval width is not calibrated: the model was trained with calibration off, or before "
+            "ImpactIQ calibrated intervals; retrain it to calibrate."
+        )
+    if "unavailable" in calibration:
+        return f"The interval width is not calibrated: {calibration['unavailable']}"
+    return None
+
+
 def model_caption(entry: dict) -> str:
     """What a saved model is, in one line (`uplift.store.list_models` entry): said once above
     every result a page shows for it."""

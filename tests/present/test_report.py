@@ -159,7 +159,7 @@ def test_missing_evidence_says_why(trained):
     text = _text(model_report(small))
     assert "The heterogeneity test could not be run: The heterogeneity test needs at least 50" in text
     assert "The targeting curve could not be computed" in text
-    assert "The interval width could not be calibrated: too few validation rows" in text
+    assert "The interval width is not calibrated: too few validation rows" in text
 
 
 def test_a_multi_arm_model_gets_one_section_per_arm():

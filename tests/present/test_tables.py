@@ -22,6 +22,7 @@ from impactiq.present.tables import (
     quality_verdict,
     recommendation_sentence,
     truth_table,
+    uncalibrated_reason,
 )
 
 METRICS = {
@@ -290,3 +291,13 @@ def test_a_heterogeneity_test_that_cannot_run_says_why_and_a_saved_model_reads_i
         "saved 2026-12-02 10:15 UTC."
     )
     assert "(rows not recorded)" in model_caption({**entry, "rows": None})
+
+
+def test_an_uncalibrated_width_says_why_in_one_sentence():
+    assert uncalibrated_reason({"interval_calibration": {"scale": [0.9], "twin_scale": [0.9]}}) is None
+    assert uncalibrated_reason({"interval_calibration": {"unavailable": "too few validation rows"}}) == (
+        "The interval width is not calibrated: too few validation rows"
+    )
+    off = uncalibrated_reason({})
+    assert off.startswith("The interval width is not calibrated: the model was trained with calibration off")
+    assert "retrain it to calibrate" in off
