@@ -11,7 +11,7 @@ from impactiq.decisions import economics, persuadability
 from impactiq.errors import ImpactIQError
 from impactiq.intervals import difference_in_means
 from impactiq.present.formatting import class_label, effect_unit, format_estimate, level_unit, unit_labels
-from impactiq.present.text import MAX_MESSAGE_CHARS, plain
+from impactiq.present.text import plain
 from impactiq.uplift.store import list_models, load_model
 from pages import common
 
@@ -115,13 +115,12 @@ left.markdown("**Traditional attribution**: budget follows credited conversions"
 left.dataframe(plans[["traditional"]].rename(columns={"traditional": "estimate [95% CI]"}), width="stretch")
 right.markdown("**Causal attribution**: budget follows conversions caused")
 right.dataframe(plans[["causal"]].rename(columns={"causal": "estimate [95% CI]"}), width="stretch")
-gain = report.comparison.plans.set_index("plan").loc["causal - traditional"]
-st.success(
-    plain(
-        f"For the same budget (cost per contact {economics.DEFAULT_COST:g}), causal allocation gains "
-        f"{format_estimate(gain['incremental'], gain['incremental_lower'], gain['incremental_upper'], 'total', signed=True)} "
-        f"incremental {unit_labels(model.outcome, binary=binary)['things']} (95% CI) on these "
-        f"{len(holdout):,} users.",
-        MAX_MESSAGE_CHARS,
-    )
+gain = segment_tables.segment_gain_sentence(
+    report.comparison, unit_labels(model.outcome, binary=binary)["things"]
 )
+if gain is not None:
+    # Green only where the gain is clear of zero, as on the Segments page.
+    clear, sentence = gain
+    (st.success if clear else st.info)(
+        f"{sentence} Cost per contact {economics.DEFAULT_COST:g}, on these {len(holdout):,} holdout users."
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from impactiq.present.text import plain
 from pages import common
 
 APP = "../../streamlit_app.py"
@@ -30,7 +29,10 @@ def test_the_story_opens_on_two_users_uplift_with_their_intervals(monkeypatch, m
         "2. The model",
         "3. Where the budget goes: the split screen",
     ]
-    assert any(s.value.startswith(plain("For the same budget")) for s in at.success)
+    # The split screen's gain in the Segments page's words: green only where it is clear of zero.
+    gains = [m for m in [*at.success, *at.info] if m.value.startswith("For the same budget")]
+    assert len(gains) == 1 and gains[0].value.endswith("holdout users.")
+    assert "(95% CIs in brackets)" in gains[0].value
     assert not at.error
 
 
