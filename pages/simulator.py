@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from impactiq.data.reader import read_table
+from impactiq.data.reader import read_table, table_stem
 from impactiq.decisions import batch, economics, persuadability, profiles, scenario, whatif
 from impactiq.decisions.channels import recommend_arms
 from impactiq.decisions.explain import METHOD, explain_uplift, uplift_drivers
@@ -252,7 +252,7 @@ def _batch(scope: str, model, thresholds: persuadability.Thresholds) -> None:
     st.download_button(
         "Download scored profiles (CSV)",
         data,
-        f"{file_stem('scored', uploaded.name.split('.')[0], scope)}.csv",
+        f"{file_stem('scored', table_stem(uploaded.name), scope)}.csv",
     )
 
 

@@ -79,6 +79,9 @@ _NOT_TABLE_SUFFIXES = {
     ".jsonl": "JSON",
 }
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+# What `table_stem` takes off an upload's name: a compression suffix, then a table format's.
+_COMPRESSION_SUFFIXES = (".gz", ".gzip")
+_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", *_PARQUET_SUFFIXES)
 _PANDAS_INDEX = re.compile(r"__index_level_\d+__")
 # A decimal comma ("1,5"), as written by spreadsheets in many European locales.
 _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
@@ -139,6 +142,19 @@ def read_table(
 def read_warnings(frame: pd.DataFrame) -> list[str]:
     """What `read_table` warned about while reading `frame` (empty for any other frame)."""
     return list(frame.attrs.get(READ_WARNINGS, ()))
+
+
+def table_stem(filename: str) -> str:
+    """An uploaded table's name without its format's suffixes, for the file made from it.
+
+    "spring.2024.csv.gz" becomes "spring.2024": cutting at the first dot would keep only
+    "spring" and lose what told two campaigns' files apart.
+    """
+    stem = filename
+    for suffixes in (_COMPRESSION_SUFFIXES, _TABLE_SUFFIXES):
+        if stem.lower().endswith(suffixes):
+            stem = stem.rsplit(".", 1)[0]
+    return stem
 
 
 def _open(source, filename: str | None) -> tuple[bytes | None, Path | None, str]:

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from impactiq.data.reader import MAX_UPLOAD_BYTES, SNIFF_BYTES, read_table, read_warnings
+from impactiq.data.reader import MAX_UPLOAD_BYTES, SNIFF_BYTES, read_table, read_warnings, table_stem
 from impactiq.errors import ImpactIQError
 
 CRITEO_COLUMNS = [*(f"f{i}" for i in range(12)), "treatment", "conversion", "visit", "exposure"]
@@ -372,3 +372,18 @@ def test_a_pandas_index_stored_in_parquet_is_not_a_column():
     read = read_table(buffer.getvalue(), filename="data.parquet")
     assert list(read.columns) == ["visit", "f0"]
     assert read["f0"].tolist() == [0.5, 2.5]
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("spring.2024.csv.gz", "spring.2024"),
+        ("Campaign.CSV", "Campaign"),
+        ("users.parquet", "users"),
+        ("log.tsv.gzip", "log"),
+        ("profiles", "profiles"),
+        ("notes.v2", "notes.v2"),
+    ],
+)
+def test_an_uploads_stem_drops_only_its_format_suffixes(name, stem):
+    assert table_stem(name) == stem
