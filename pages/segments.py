@@ -9,7 +9,7 @@ from impactiq.decisions.segments import segment_report
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, segment_tables
 from impactiq.present.export import csv_bytes, file_stem
-from impactiq.present.formatting import unit_labels
+from impactiq.present.formatting import unit_labels, value_label
 from impactiq.present.tables import policies_table, policy_edge_sentence
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
@@ -109,11 +109,16 @@ def _choose_segmentation(model) -> str:
 
 
 def _economics(n_users: int, binary: bool) -> tuple[float, float, float]:
-    unit = "conversion" if binary else "unit of the outcome"
     left, middle, right = st.columns(3)
-    cost = left.number_input("Cost per contact", min_value=0.01, value=economics.DEFAULT_COST, step=0.05)
+    cost = left.number_input(
+        "Cost per contact",
+        min_value=economics.SMALLEST_COST,
+        value=economics.DEFAULT_COST,
+        step=0.05,
+        format="%.4f",
+    )
     value = middle.number_input(
-        f"Value per {unit}", min_value=0.0, value=economics.default_value(binary), step=1.0
+        value_label(binary), min_value=0.0, value=economics.default_value(binary), step=1.0
     )
     with right:
         budget = _budget("Budget (money)", n_users, cost, "the holdout's")

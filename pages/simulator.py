@@ -281,7 +281,11 @@ def _channels(name: str, model: ArmView, profile: dict, binary: bool, cost: floa
     with st.expander("Cost per contact of each channel (the cost above by default)"):
         costs = {
             arm: st.number_input(
-                plain(arm), min_value=0.0001, value=cost, format="%.4f", key=_key(name, f"cost:{arm}")
+                plain(arm),
+                min_value=economics.SMALLEST_COST,
+                value=cost,
+                format="%.4f",
+                key=_key(name, f"cost:{arm}"),
             )
             for arm in model.arms
         }
@@ -303,9 +307,8 @@ arm = model.arm if isinstance(model, ArmView) else None
 scope = name if arm is None else f"{name}@{arm}"
 thresholds = _thresholds(scope, model, binary)
 left, right = st.columns(2)
-cost = left.number_input("Cost per contact", min_value=0.0001, format="%.4f", key=COST)
-label = "Value per success" if binary else "Value per unit of outcome"
-value = right.number_input(label, min_value=0.0, format="%.4f", key=VALUE)
+cost = left.number_input("Cost per contact", min_value=economics.SMALLEST_COST, format="%.4f", key=COST)
+value = right.number_input(formatting.value_label(binary), min_value=0.0, format="%.4f", key=VALUE)
 st.session_state[_key(name, "value")] = value
 try:
     _results(name, model, profile, thresholds, binary, cost, value)

@@ -20,6 +20,9 @@ from impactiq.errors import ImpactIQError
 # treatment pays when the uplift exceeds cost / value = 1 percentage point. An amount such as
 # spend is worth its face value.
 DEFAULT_COST = 0.10
+# The smallest cost per contact a page's input takes (the package takes any positive cost): an
+# e-mail costs a fraction of a cent, and a cost of 0 would make every contact free.
+SMALLEST_COST = 0.0001
 DEFAULT_VALUE = 10.0
 DEFAULT_VALUE_PER_UNIT = 1.0
 # The share of the scored users a default budget reaches.

@@ -93,6 +93,11 @@ def unit_labels(outcome: str, *, binary: bool) -> dict[str, str]:
     return {"mean": f"mean {outcome}", "things": f"{outcome} (amount)", "per": f"per unit of {outcome}"}
 
 
+def value_label(binary: bool) -> str:
+    """The label of the value-per-outcome input, the same on every page that asks for it."""
+    return "Value per conversion" if binary else "Value per unit of the outcome"
+
+
 def threshold_labels(binary: bool) -> dict[str, str]:
     """Each persuadability threshold and its label on a form, in the units the form uses."""
     uplift, level = (" (pp)", " (%)") if binary else ("", "")

@@ -247,16 +247,21 @@ def test_the_value_per_success_belongs_to_the_models_outcome(models_dir, monkeyp
     at = AppTest.from_file(APP, default_timeout=120)
     at.switch_page(PAGE).run()
     _select(at, "Model").set_value(MODEL).run()
-    value = next(n for n in at.number_input if n.label == "Value per success")
+    value = next(n for n in at.number_input if n.label == "Value per conversion")
     assert value.value == economics.default_value(True)
     _number(at, "Cost per contact").set_value(0.3).run()
     _select(at, "Model").set_value("spend_model").run()
     assert not at.exception
-    amount = next(n for n in at.number_input if n.label == "Value per unit of outcome")
+    amount = next(n for n in at.number_input if n.label == "Value per unit of the outcome")
     assert amount.value == economics.default_value(False)
     assert _number(at, "Cost per contact").value == 0.3  # the cost of a contact carries over
     at.switch_page("pages/segments.py").run()
     _select(at, "Model").set_value("spend_model").run()
-    assert next(
-        n for n in at.number_input if n.label.startswith("Value per")
-    ).value == economics.default_value(False)
+    # The Segments page asks for the value in the same words, and takes the same smallest cost.
+    assert next(n for n in at.number_input if n.label == "Value per unit of the outcome").value == (
+        economics.default_value(False)
+    )
+    cost = _number(at, "Cost per contact")
+    assert cost.proto.min == economics.SMALLEST_COST
+    cost.set_value(0.002).run()
+    assert not at.exception and cost.value == 0.002

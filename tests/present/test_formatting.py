@@ -70,3 +70,9 @@ def test_profit_sentence_states_the_profit_its_interval_and_the_decision():
 )
 def test_file_size_in_megabytes_or_gigabytes(n_bytes, text):
     assert formatting.file_size(n_bytes) == text
+
+
+def test_the_value_input_has_one_label_per_kind_of_outcome():
+    assert formatting.value_label(True) == "Value per conversion"
+    assert formatting.value_label(False) == "Value per unit of the outcome"
+    assert formatting.unit_labels("visit", binary=True)["per"] == "per conversion"
