@@ -12,7 +12,7 @@ import pandas as pd
 from impactiq.journeys.check import CausalCheck
 from impactiq.journeys.identity import IdentityReport
 from impactiq.present.formatting import format_estimate
-from impactiq.present.text import plain
+from impactiq.present.text import shorten
 
 MODEL_NAMES = {
     "first": "first touch",
@@ -39,7 +39,7 @@ def credit_table(credit: pd.DataFrame, *, measure: str = "conversions") -> pd.Da
             else format_estimate(v, unit=unit)
             for v, s in zip(values, se, strict=True)
         ]
-    channels = credit.drop_duplicates("channel")["channel"].map(plain).to_numpy()
+    channels = credit.drop_duplicates("channel")["channel"].map(shorten).to_numpy()
     return pd.DataFrame({"channel": channels, **columns})
 
 
@@ -48,7 +48,7 @@ def lift_table(lift: pd.DataFrame) -> pd.DataFrame:
     rates, and the lift and incremental conversions with 95% CIs."""
     return pd.DataFrame(
         {
-            "channel": lift["channel"].map(plain),
+            "channel": lift["channel"].map(shorten),
             "eligible": [format_estimate(v, unit="count") for v in lift["eligible"]],
             "exposed": [format_estimate(v, unit="count") for v in lift["exposed"]],
             "held out": [format_estimate(v, unit="count") for v in lift["held_out"]],
@@ -63,7 +63,7 @@ def lift_table(lift: pd.DataFrame) -> pd.DataFrame:
 def check_table(table: pd.DataFrame, models: list[str]) -> pd.DataFrame:
     """The causal check (`journeys.causal.credit_against_lift`): each model's credited conversions
     beside the conversions the experiment says each channel caused (and the truth, when known)."""
-    shown = {"channel": table["channel"].map(plain)}
+    shown = {"channel": table["channel"].map(shorten)}
     for model in models:
         shown[f"{MODEL_NAMES.get(model, model)} credit"] = [
             format_estimate(v, unit="total") for v in table[model]
@@ -82,7 +82,7 @@ def error_table(errors: pd.DataFrame, *, against: str) -> pd.DataFrame:
             f"credit misplaced against the {against}": [
                 format_estimate(v, unit="share") for v in errors["misallocated"]
             ],
-            "channel furthest off": errors["worst_channel"].map(plain),
+            "channel furthest off": errors["worst_channel"].map(shorten),
             "its share of credit": [format_estimate(v, unit="share") for v in errors["worst_credit_share"]],
             f"its share of incremental conversions ({against})": [
                 format_estimate(v, unit="share") for v in errors["worst_incremental_share"]
@@ -105,29 +105,30 @@ def closest_model_sentence(check: CausalCheck) -> str:
     best = check.closest
     return (
         f"Closest to the {check.against}: {MODEL_NAMES.get(best['model'], best['model'])}, with "
-        f"{best['misallocated']:.0%} of its credit on the wrong channels. Attribution credits every conversion, "
+        f"{format_estimate(best['misallocated'], unit='share')} of its credit on the wrong channels. Attribution credits every conversion, "
         "including those that would have happened anyway: a budget split by credit follows them."
     )
 
 
 def identity_sentences(report: IdentityReport) -> list[str]:
-    """What linking found, one sentence per fact a user should check."""
+    """What linking found, one sentence per fact a user should check: plain text (the page shows
+    each line as written, not as markdown), with outside values shortened."""
     lines = []
     for name, table in report.tables.items():
-        line = f"{plain(name)}: {table.rows:,} rows, {table.matched:,} ({table.match_rate:.1%}) belong to a person seen in another file"
+        line = f"{shorten(name)}: {table.rows:,} rows, {table.matched:,} ({format_estimate(table.match_rate, unit='share')}) belong to a person seen in another file"
         if table.unidentified:
             line += f"; {table.unidentified:,} have no usable identifier (rows {', '.join(str(r + 1) for r in table.unidentified_rows)})"
         if table.invalid_phones:
-            examples = ", ".join(f"row {r + 1}: {plain(v)}" for r, v in table.invalid_phone_examples)
+            examples = ", ".join(f"row {r + 1}: {shorten(v)}" for r, v in table.invalid_phone_examples)
             line += f"; {table.invalid_phones:,} phone number(s) are not valid ({examples})"
         if table.invalid_emails:
-            examples = ", ".join(f"row {r + 1}: {plain(v)}" for r, v in table.invalid_email_examples)
+            examples = ", ".join(f"row {r + 1}: {shorten(v)}" for r, v in table.invalid_email_examples)
             line += f"; {table.invalid_emails:,} e-mail address(es) are not valid ({examples})"
         lines.append(line + ".")
     lines.append(f"{report.people:,} people in all.")
     if report.ambiguous_identifiers:
         shown = "; ".join(
-            f"{plain(a.value)} ({a.kind}) is shared by {', '.join(map(plain, a.customer_ids))}"
+            f"{shorten(a.value)} ({a.kind}) is shared by {', '.join(map(shorten, a.customer_ids))}"
             for a in report.ambiguous_examples
         )
         lines.append(
@@ -152,14 +153,14 @@ def roi_table(rows: pd.DataFrame, *, by: str = "channel") -> pd.DataFrame:
 
     return pd.DataFrame(
         {
-            by: rows[by].map(plain).to_numpy(),
+            by: rows[by].map(shorten).to_numpy(),
             "spend": [format_estimate(v, unit="money") for v in rows["spend"]],
             "credited conversions": [format_estimate(v, unit="total") for v in rows["conversions"]],
             "credited revenue": [format_estimate(v, unit="money") for v in rows["revenue"]],
             "ROAS (revenue / spend)": ratio("roas", "score"),
             "ROI": ratio("roi", "change"),
             "cost per credited conversion": ratio("cost_per_conversion", "money"),
-            "note": rows["note"].map(plain).to_numpy(),
+            "note": rows["note"].map(shorten).to_numpy(),
         }
     )
 

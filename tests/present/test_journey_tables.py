@@ -12,6 +12,7 @@ from impactiq.present.journey_tables import (
     credit_shares,
     credit_table,
     error_table,
+    identity_sentences,
     lift_table,
     paths_table,
 )
@@ -45,7 +46,7 @@ def test_shares_per_model_sum_to_one():
 def test_lift_check_and_error_tables_read_in_units():
     lift = pd.DataFrame(
         {
-            "channel": ["email"],
+            "channel": ["paid_search"],
             "eligible": [100],
             "exposed": [85],
             "held_out": [15],
@@ -60,6 +61,8 @@ def test_lift_check_and_error_tables_read_in_units():
         }
     )
     shown = lift_table(lift)
+    # A table shows its cells as written: no markdown escapes in a channel's name.
+    assert shown.loc[0, "channel"] == "paid_search"
     assert shown.loc[0, "lift [95% CI]"] == "+2.00 pp [-1.00 pp, +5.00 pp]"
     assert shown.loc[0, "converted, exposed"] == "12.00%"
     check = pd.DataFrame(
@@ -98,7 +101,18 @@ def test_the_closest_model_and_the_paths_read_in_words():
     errors = pd.DataFrame({"model": ["last", "shapley"], "misallocated": [0.42, 0.18]})
     check = CausalCheck(pd.DataFrame(), pd.DataFrame(), ["last", "shapley"], "truth", errors, pd.DataFrame())
     assert closest_model_sentence(check).startswith(
-        "Closest to the truth: Shapley, with 18% of its credit on the wrong channels."
+        "Closest to the truth: Shapley, with 18.0% of its credit on the wrong channels."
     )
     paths = paths_table(pd.DataFrame({"path": ["email > search"], "share": [0.25], "revenue": [1234.5]}))
     assert paths.loc[0, "share"] == "25.0%" and paths.loc[0, "path"] == "email > search"
+
+
+def test_identity_lines_are_plain_text_as_written():
+    """The page shows these lines as text, not markdown: escapes would show as backslashes."""
+    from impactiq.journeys.identity import link_people
+
+    touchpoints = pd.DataFrame({"email": ["jane@example.com", "not_an.email", "jane@example.com"]})
+    links = link_people({"touch_points.csv": touchpoints}, {"touch_points.csv": {"email": "email"}})
+    first = identity_sentences(links.report)[0]
+    assert first.startswith("touch_points.csv: 3 rows, 0 (0.0%) belong to a person seen in another file")
+    assert "row 2: not_an.email" in first and "\\" not in first
