@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -157,7 +158,12 @@ def _show_score(
     st.markdown(f"**{title}**")
     effect = effect_unit(binary)
     st.metric("Uplift", format_estimate(row["uplift"], unit=effect), help="Effect of treatment on this user.")
-    st.caption(f"95% CI: {format_estimate(row['uplift'], row['uplift_lower'], row['uplift_upper'], effect)}")
+    if np.isfinite([row["uplift_lower"], row["uplift_upper"]]).all():
+        st.caption(
+            f"95% CI: {format_estimate(row['uplift'], row['uplift_lower'], row['uplift_upper'], effect)}"
+        )
+    else:
+        st.caption("No 95% interval: this model was saved without one.")
     left, right = st.columns(2)
     left.metric("Outcome without treatment", format_estimate(row["y0_pred"], unit=level_unit(binary)))
     right.metric("Outcome with treatment", format_estimate(row["y1_pred"], unit=level_unit(binary)))
@@ -171,7 +177,10 @@ def _show_score(
         else "The likeliest class: the uplift's 95% interval also reaches another class's range.",
     )
     decision = economics.profit_decision(row["uplift"], row["uplift_lower"], row["uplift_upper"], cost, value)
+    # Green or red only for a decision the interval settles; on the estimate alone, neutral.
     show = {economics.TREAT: st.success, economics.UNCERTAIN: st.warning}.get(decision.decision, st.error)
+    if not decision.settled:
+        show = st.info
     show(formatting.profit_sentence(decision))
 
 

@@ -43,6 +43,12 @@ class ProfitDecision:
     decision: str
     reason: str
 
+    @property
+    def settled(self) -> bool:
+        """Whether the decision rests on the interval (False: on the estimate alone, as a model
+        without intervals gives); only a settled decision may be shown as a clear one."""
+        return not (math.isnan(self.profit_lower) or math.isnan(self.profit_upper))
+
 
 def check_economics(cost: float, value: float) -> None:
     """Refuse a cost per contact that is not a positive amount, or a value per success below zero."""

@@ -32,6 +32,9 @@ def test_profit_decision_arithmetic_and_no_interval():
     result = economics.profit_decision(0.03, math.nan, math.nan, 0.1, 10.0)
     assert result.profit == pytest.approx(0.2)
     assert result.decision == economics.TREAT and "no interval" in result.reason
+    # On the estimate alone the decision is not settled, so no page shows it as a clear one.
+    assert not result.settled
+    assert economics.profit_decision(0.03, 0.02, 0.04, 0.1, 10.0).settled
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import numpy as np
@@ -13,6 +14,7 @@ from impactiq.data.demo import load_demo
 from impactiq.decisions import economics, persuadability, profiles, scenario
 from impactiq.evaluation.training import train_model
 from impactiq.present.text import plain
+from impactiq.uplift.estimators import UpliftModel
 from impactiq.uplift.store import load_model, save_model
 
 APP = "../../streamlit_app.py"
@@ -265,3 +267,30 @@ def test_the_value_per_success_belongs_to_the_models_outcome(models_dir, monkeyp
     assert cost.proto.min == economics.SMALLEST_COST
     cost.set_value(0.002).run()
     assert not at.exception and cost.value == 0.002
+
+
+def test_a_model_without_intervals_gets_no_green_decision(models_dir, monkeypatch):
+    """Seen: 'treat' shown green, and '95% CI:' above a bare estimate, for a model saved without
+    intervals, whose decision rests on the estimate alone."""
+    from pages import common
+
+    experiment = load_demo("hillstrom")
+    trained = train_model(
+        experiment, outcome="visit", estimator="t_learner", sample=3_000, n_boot=20, calibrate=False
+    )
+    rows = slice(0, 3_000)
+    features = experiment.X[list(trained.schema.features)]
+    bare = UpliftModel(estimator="t_learner", n_bootstrap=0).fit(
+        experiment.y("visit")[rows], experiment.t[rows], features.iloc[rows]
+    )
+    assert not bare.has_intervals
+    trained = dataclasses.replace(trained, model=bare)
+    save_model(trained, "bare", models_dir=models_dir, replace=True)
+    monkeypatch.setattr(common, "MODELS_DIR", str(models_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE).run()
+    _select(at, "Model").set_value("bare").run()
+    assert not at.exception
+    assert any(c.value == "No 95% interval: this model was saved without one." for c in at.caption)
+    assert not at.success and not [e for e in at.error if "Expected incremental profit" in e.value]
+    assert any("judged on the estimate alone" in i.value for i in at.info)
