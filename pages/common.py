@@ -362,7 +362,7 @@ def pick_model(
         chosen = st.session_state.get(MODEL_ARM)
         st.session_state[ARM_WIDGET] = chosen if chosen in arms else arms[0]
     arm = st.selectbox(
-        f"Arm, against {', '.join(map(str, model.schema.control_values))}",
+        f"Arm, against {', '.join(plain(value) for value in model.schema.control_values)}",
         arms,
         key=ARM_WIDGET,
         help="This model compares several arms with control; the page shows one arm at a time.",

@@ -20,6 +20,7 @@ from impactiq.data.schema import build_schema, detect_criteo
 from impactiq.data.server_files import DATA_DIR_VARIABLE, data_folder, list_data_files, open_data_file
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts
+from impactiq.present.formatting import format_estimate
 from impactiq.present.tables import arm_effects_table, data_files_table, effects_table, truth_table
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain, shorten
 from pages import common
@@ -126,7 +127,7 @@ def _mapping_form(table: pd.DataFrame, name: str) -> None:
     values = treatment_values(table, treatment)
     too_many = too_many_values_warning(treatment, len(values))
     if too_many:
-        st.warning(plain(too_many))
+        st.warning(plain(too_many, MAX_MESSAGE_CHARS))
         values = values[:MAX_LISTED_TREATMENT_VALUES]
     same_column = treatment == suggestion.treatment
     with st.form("mapping"):
@@ -191,8 +192,9 @@ def _demo_picker() -> None:
         try:
             common.use_demo(name, n_rows=int(n_rows), arm=arm)
         except ImpactIQError as error:
-            common.show_error(error)
-        st.session_state.pop(common.PENDING_TABLE, None)
+            common.show_error(error)  # a table waiting to be mapped stays, as does the data set
+        else:
+            st.session_state.pop(common.PENDING_TABLE, None)
 
 
 def _show_summary() -> None:
@@ -208,7 +210,7 @@ def _show_summary() -> None:
     cols[0].metric("Rows", f"{summary.n_rows:,}")
     for column, arm in zip(cols[1:], ("treated", "control"), strict=True):
         column.metric(arm.capitalize(), f"{arms.loc[arm, 'rows']:,}")
-        column.caption(f"{arms.loc[arm, 'share']:.1%} of rows")
+        column.caption(f"{format_estimate(arms.loc[arm, 'share'], unit='share')} of rows")
     st.markdown("**Naive average effect** (difference in means, treated − control, with its 95% CI)")
     st.dataframe(effects_table(summary.effects), hide_index=True)
     if summary.arm_effects is not None:

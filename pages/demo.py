@@ -122,5 +122,5 @@ if gain is not None:
     # Green only where the gain is clear of zero, as on the Segments page.
     clear, sentence = gain
     (st.success if clear else st.info)(
-        f"{sentence} Cost per contact {economics.DEFAULT_COST:g}, on these {len(holdout):,} holdout users."
+        f"{sentence} Cost per contact {format_estimate(economics.DEFAULT_COST, unit='money')}, on these {len(holdout):,} holdout users."
     )

@@ -294,7 +294,12 @@ def _settings(events) -> tuple[tuple[str, ...], AttributionSettings]:
         "Time-decay half-life (days)", min_value=0.1, max_value=365.0, value=7.0, step=1.0
     )
     first = right.slider("Position-based: first touch share", 0.0, 1.0, 0.4, 0.05)
-    last = right.slider("Position-based: last touch share", 0.0, 1.0 - first, min(0.4, 1.0 - first), 0.05)
+    room = round(1.0 - first, 2)  # what the first touch leaves for the last
+    if room > 0:
+        last = right.slider("Position-based: last touch share", 0.0, room, min(0.4, room), 0.05)
+    else:  # a slider from 0 to 0 cannot be drawn
+        last = 0.0
+        right.caption("Position-based: the first touch takes all the credit, the last touch none.")
     by_day = right.checkbox("Touches on the same day share that day's credit")
     settings = AttributionSettings(
         lookback_days=lookback,
@@ -417,7 +422,7 @@ events = st.session_state.get(common.JOURNEY_EVENTS)
 if events is None:
     st.info("Upload a touchpoint log and a conversion log, or open the demo journeys.")
     st.stop()
-st.caption(f"Journeys from {plain(st.session_state[common.JOURNEY_SOURCE])}.")
+st.caption(f"Journeys from {plain(st.session_state[common.JOURNEY_SOURCE], MAX_MESSAGE_CHARS)}.")
 for warning in events.warnings:
     st.warning(plain(warning, MAX_MESSAGE_CHARS))
 with st.expander("People linked across the files"):

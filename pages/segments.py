@@ -9,7 +9,7 @@ from impactiq.decisions.segments import segment_report
 from impactiq.errors import ImpactIQError
 from impactiq.present import charts, segment_tables
 from impactiq.present.export import csv_bytes, file_stem
-from impactiq.present.formatting import unit_labels, value_label
+from impactiq.present.formatting import format_estimate, unit_labels, value_label
 from impactiq.present.tables import policies_table, policy_edge_sentence
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
@@ -128,12 +128,18 @@ def _economics(n_users: int, binary: bool) -> tuple[float, float, float]:
 def _budget(label: str, n_users: int, cost: float, whose: str) -> float:
     """A budget slider that reaches at most every one of `n_users`, with what it buys in words."""
     total = round(n_users * cost, 2)
+    if total <= 0:  # a slider from 0 to 0 cannot be drawn: the whole list costs under a cent
+        st.caption(
+            f"{label}: contacting all {n_users:,} of {whose} users costs less than "
+            f"{format_estimate(0.01, unit='money')}, so every one is contacted."
+        )
+        return n_users * cost
     budget = st.slider(
         label, 0.0, total, round(economics.DEFAULT_BUDGET_SHARE * total, 2), step=max(total / 200, 0.01)
     )
     contacts = economics.contacts_for_budget(budget, cost, n_users)
     st.caption(
-        f"Budget = contacts × cost per contact: {budget:,.2f} reaches {contacts:,} of {whose} {n_users:,} "
+        f"Budget = contacts × cost per contact: {format_estimate(budget, unit='money')} reaches {contacts:,} of {whose} {n_users:,} "
         "users. Scale by your list's size over the holdout's to read it for a whole campaign."
     )
     return budget
@@ -247,5 +253,5 @@ if isinstance(model, ArmView):
     )
     st.dataframe(policies_table(values, binary=binary), hide_index=True, width="stretch")
     clear, sentence = policy_edge_sentence(values)
-    (st.success if clear else st.info)(plain(sentence))
+    (st.success if clear else st.info)(plain(sentence, MAX_MESSAGE_CHARS))
     _channels_by_segment(entry, base, by, cost, value)

@@ -7,6 +7,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from impactiq.data.sampling import SMALLEST_SAMPLE
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.comparison import AUTO, AUTO_DESCRIPTION
 from impactiq.evaluation.holdout import N_BOOT
@@ -24,7 +25,7 @@ from impactiq.present.tables import (
     quality_verdict,
     uncalibrated_reason,
 )
-from impactiq.present.text import plain
+from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.present.validation import (
     calibration_sentence,
     comparison_of,
@@ -64,7 +65,7 @@ def _train_form() -> None:
         features = st.multiselect("Features", list(schema.features), default=list(schema.features))
         sample = st.number_input(
             "Rows to use (a seeded, stratified sample; all rows by default)",
-            min_value=200,
+            min_value=min(SMALLEST_SAMPLE, experiment.n_rows),
             max_value=experiment.n_rows,
             value=experiment.n_rows,
             step=10_000,
@@ -239,7 +240,7 @@ def _evidence(model, title: str, *, current: bool = False) -> None:
     comparison = comparison_of(model.data)
     if comparison is not None:
         st.subheader("Model comparison")
-        st.markdown(plain(comparison_sentence(comparison)))
+        st.markdown(plain(comparison_sentence(comparison), MAX_MESSAGE_CHARS))
         common.show_table(readable_comparison(comparison, binary=model.schema.is_binary(model.outcome)))
     _refutation(model, current=current)
     st.download_button(

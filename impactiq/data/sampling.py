@@ -17,6 +17,9 @@ from impactiq.errors import ImpactIQError
 
 # Neither part of a split may have fewer rows than this in an arm.
 MIN_ROWS_PER_ARM_PER_PART = 10
+# The smallest sample the Train page offers to draw: fewer rows rarely leave both arms enough
+# rows in the training set and the holdout. A data set smaller than this trains on all its rows.
+SMALLEST_SAMPLE = 200
 
 
 def split_holdout(experiment: Experiment, outcome: str, *, test_size: float = 0.3, seed: int = 0):

@@ -276,3 +276,25 @@ def test_a_treatment_column_with_many_values_lists_only_the_first_ones(app):
     assert not app.exception
     assert any(plain("'user' has 400 distinct values") in w.value for w in app.warning)
     assert len(_labelled(app.multiselect, "Treated values").options) == MAX_LISTED_TREATMENT_VALUES
+
+
+def test_a_demo_that_fails_to_load_keeps_the_table_being_mapped(app, monkeypatch):
+    """Seen: the uploaded table waiting for its mapping was dropped when a demo failed to load,
+    and the uploader would not read the same file again."""
+    from impactiq.errors import ImpactIQError
+    from pages import common
+
+    table = "group,bought,age\n" + "".join(f"{i % 2},{i % 3 == 0:d},{20 + i % 40}\n" for i in range(200))
+    _labelled(app.file_uploader, UPLOAD).upload("groups.csv", table.encode(), "text/csv")
+    app.run()
+    assert _labelled(app.selectbox, "Treatment column")
+
+    def refuse(*args, **kwargs):
+        raise ImpactIQError("The demo file is missing; run make setup.")
+
+    monkeypatch.setattr(common, "use_demo", refuse)
+    _labelled(app.button, "Load demo data").click().run()
+    assert not app.exception
+    assert any("demo file is missing" in e.value for e in app.error)
+    app.run()  # the next interaction: the table is still there to map
+    assert any(plain("Map the columns of groups.csv") == s for s in _subheaders(app))

@@ -166,3 +166,15 @@ def test_a_reload_brings_back_the_journeys(app):
     pd.testing.assert_frame_equal(_frame(again, "Markov"), before)
     assert _frame(again, "incremental, true") is not None  # the truth came back with them
     assert _frame(again, "ROAS (revenue / spend)") is not None  # and the spend
+
+
+def test_all_credit_to_the_first_touch_leaves_no_slider_to_break(app):
+    """Seen: a first-touch share of 1 gave the last-touch slider a range from 0 to 0, which
+    Streamlit refuses with a traceback."""
+    _labelled(app.selectbox, "People").set_value(5_000)
+    _labelled(app.button, "Open the demo journeys").click().run()
+    _labelled(app.slider, "Position-based: first touch share").set_value(1.0).run()
+    assert not app.exception, app.exception
+    assert not [s for s in app.slider if s.label == "Position-based: last touch share"]
+    assert any("the last touch none" in c.value for c in app.caption)
+    assert _frame(app, "position-based") is not None

@@ -130,7 +130,8 @@ def test_the_simulator_and_segments_show_one_arm_at_a_time(open_page, models_dir
         ]
         assert policies["gain over nobody [95% CI]"].str.count(r"\[").eq(1).all()
         assert policies["vs the best single channel [95% CI]"].str.count(r"\[").eq(1).all()
-        assert any(m.value.startswith("Each user") for m in [*at.success, *at.info])
+        edge = next(m.value for m in [*at.success, *at.info] if m.value.startswith("Each user"))
+        assert "…" not in edge, "the policy's sentence is shown whole, its interval included"
         assert any(s.value == "Which channel works for which segment" for s in at.subheader)
         by_channel = next(d.value for d in at.dataframe if {"segment", "channel"} <= set(d.value.columns))
         assert set(by_channel["channel"]) == {"email", "social", "display"}

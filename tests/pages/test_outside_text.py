@@ -277,3 +277,33 @@ def test_data_page_shows_an_uploaded_table_as_text():
     texts = _assert_nothing_renders(at)
     assert any(s.value == f"Current data set: {plain(f'{PHISH}.csv')}" for s in at.subheader)
     assert next(s for s in at.selectbox if s.label == "Outcome to chart").options == [OUTCOME]
+
+
+def test_a_multi_arm_models_control_value_shows_as_text(tmp_path, monkeypatch):
+    """The arm picker's label names the control group, a value from the user's treatment column."""
+    frame = _frame(3_000)
+    rng = np.random.default_rng(1)
+    frame["treatment"] = rng.choice([PHISH, "email", "social"], len(frame))
+    schema = build_schema(
+        frame,
+        treatment="treatment",
+        treated_values=["email", "social"],
+        control_values=[PHISH],
+        outcomes=[OUTCOME],
+        features=["f1"],
+        separate_arms=True,
+    )
+    trained = train_model(
+        prepare_experiment(frame, schema, name="arms.csv"),
+        outcome=OUTCOME,
+        estimator="t_learner",
+        n_boot=5,
+        calibrate=False,
+    )
+    save_model(trained, "arms", models_dir=tmp_path)
+    monkeypatch.setattr(common, "MODELS_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.switch_page("pages/simulator.py").run()
+    assert not at.exception, at.exception
+    texts = _assert_nothing_renders(at)
+    assert any(t.startswith("Arm, against") and plain(PHISH) in t for t in texts)

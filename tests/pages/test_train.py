@@ -228,7 +228,11 @@ def test_auto_compares_estimators_and_shows_why_it_chose(train_page):
     table = next(t.value for t in at.table if "loss above the chosen [95% CI]" in t.value.columns)
     assert len(table) == 7  # six estimators and the average effect alone
     assert list(table["chosen"]).count("yes") == 1
-    assert any("the estimator with the smallest doubly robust loss" in m.value for m in at.markdown)
+    sentence = next(
+        m.value for m in at.markdown if "the estimator with the smallest doubly robust loss" in m.value
+    )
+    # Seen: the sentence cut at 80 characters, before its verdict against the average effect.
+    assert "average effect" in sentence and "…" not in sentence
 
 
 def _arrow_table(data: bytes):
@@ -278,3 +282,20 @@ def test_a_spend_model_draws_dollars_and_no_axis_repeats_its_ticks(train_page):
     # either is absent or leaves the precision to vega, which takes it from the tick step.
     formats = [axis["format"] for spec in specs for axis in _axes(spec) if "format" in axis]
     assert specs and not [f for f in formats if re.search(r"\.\d", f)], formats
+
+
+def test_a_data_set_smaller_than_the_smallest_sample_opens_the_page(models_dir):
+    """Seen: a valid 150-row experiment made the rows input's minimum (200) exceed its maximum,
+    and the page stopped with a traceback."""
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    rows = [(i % 2, int(i % 3 == 0), 20 + i % 40) for i in range(150)]
+    table = "treatment,conversion,age\n" + "".join(f"{t},{y},{a}\n" for t, y, a in rows)
+    upload = "Upload an experiment (CSV, CSV.gz or Parquet, up to 1 GB)"
+    _labelled(at.file_uploader, upload).upload("small.csv", table.encode(), "text/csv")
+    at.run()
+    _button(at, "Use this mapping").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert _labelled(at.number_input, ROWS).value == 150
