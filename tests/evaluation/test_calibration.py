@@ -157,18 +157,26 @@ def test_training_keeps_the_own_width_with_the_reason_when_the_twin_is_refused(s
     assert "simulated twin" not in trained.model.interval_method
 
 
-def test_the_linear_model_takes_its_twin_truth_from_a_sharper_causal_forest(steps):
+@pytest.mark.parametrize("estimator", ["linear_dml", "t_learner"])
+def test_estimators_other_than_the_forests_take_their_twin_truth_from_a_sharper_causal_forest(
+    steps, estimator
+):
     """A linear twin truth is exactly what the linear model represents: the twin would hide its
-    misspecification. Its truth comes from a causal forest instead."""
-    from impactiq.evaluation.calibration import SHARPER, _sharper
+    misspecification. A meta-learner's own estimate is rough, and the twin would count the
+    roughness as error (intervals too wide on most designs). Their truth is a causal forest's."""
+    from impactiq.evaluation.calibration import SHARPER, _effects, _sharper, _twin_effect
     from impactiq.uplift.estimators import forest_params
 
-    linear = UpliftModel(estimator="linear_dml", random_state=0).fit(steps.y("y"), steps.t, steps.X)
-    sharper = _sharper(linear, steps.y("y"), steps.t, steps.X)
+    y = steps.y("y")
+    model = UpliftModel(estimator=estimator, random_state=0, n_bootstrap=2).fit(y, steps.t, steps.X)
+    sharper = _sharper(model, y, steps.t, steps.X)
     assert sharper.estimator == "causal_forest"
     assert sharper.params_["min_samples_leaf"] == round(
         forest_params(steps.n_rows)["min_samples_leaf"] / SHARPER
     )
+    truth = _twin_effect(model, y, steps.t, steps.X, several=False)
+    np.testing.assert_allclose(truth, _effects(sharper, steps.X, several=False)[0])
+    assert not np.allclose(truth[:, 0], model.effect(steps.X))
 
 
 def test_the_twin_never_reuses_the_uniforms_of_data_drawn_from_the_same_seed():
