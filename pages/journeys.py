@@ -18,6 +18,7 @@ from impactiq.journeys.events import (
     prepare_events,
 )
 from impactiq.journeys.heuristics import PositionShares
+from impactiq.journeys.paths import MAX_LOOKBACK_DAYS
 from impactiq.journeys.revenue import CREDITS, conversions_from_revenue, revenue_kinds
 from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel, spend_from_table, spend_table
 from impactiq.journeys.synthetic import make_journeys
@@ -288,7 +289,7 @@ def _settings(events) -> tuple[tuple[str, ...], AttributionSettings]:
     stages = ["all stages", *events.stages]
     stage = left.selectbox("Conversion stage", stages)
     lookback = middle.number_input(
-        "Lookback window (days)", min_value=1.0, max_value=3650.0, value=30.0, step=1.0
+        "Lookback window (days)", min_value=1.0, max_value=float(MAX_LOOKBACK_DAYS), value=30.0, step=1.0
     )
     half_life = middle.number_input(
         "Time-decay half-life (days)", min_value=0.1, max_value=365.0, value=7.0, step=1.0

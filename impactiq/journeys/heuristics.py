@@ -115,7 +115,10 @@ def _step_credit(
     if rule == "linear":
         return 1.0 / length
     if rule == "time_decay":
-        weight = np.exp2(-age / half_life)
+        # Ages counted from the path's youngest step, which weighs 1: the shares are the same (a
+        # common factor cancels), and a short half-life cannot underflow every weight to 0 / 0.
+        youngest = np.minimum.reduceat(age, np.flatnonzero(starts))[path_of]
+        weight = np.exp2(-(age - youngest) / half_life)
         return weight / np.bincount(path_of, weights=weight)[path_of]
     credit = np.where(starts, shares.first, 0.0) + np.where(ends, shares.last, 0.0)
     middle = ~(starts | ends)

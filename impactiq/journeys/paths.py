@@ -38,6 +38,9 @@ CHANNEL = "channel"
 REVENUE = "revenue"
 STAGE = "stage"
 NANOS_PER_DAY = 86_400 * 10**9
+# The longest lookback window: ten years reach past any campaign log (and a window in nanoseconds
+# beyond 292 years overflows).
+MAX_LOOKBACK_DAYS = 3_650
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,11 @@ class Journeys:
 
 def build_journeys(touches: pd.DataFrame, conversions: pd.DataFrame, *, lookback_days: float) -> Journeys:
     """The converting and non-converting paths of `touches` for `conversions` (see the module)."""
-    if not lookback_days > 0:
-        raise ImpactIQError(f"The lookback window must be a positive number of days; got {lookback_days}.")
+    if not 0 < lookback_days <= MAX_LOOKBACK_DAYS:
+        raise ImpactIQError(
+            f"The lookback window must be a number of days above 0 and at most {MAX_LOOKBACK_DAYS:,}; "
+            f"got {lookback_days}."
+        )
     channel_codes, channels = pd.factorize(touches[CHANNEL], sort=True)
     # Sort touches by person, then time, keeping table order among equal times.
     touch_person = touches[PERSON].to_numpy(dtype=np.int64)

@@ -102,6 +102,14 @@ def test_a_longer_half_life_spreads_credit(journeys):
     assert short[0] < long[0] < 1 / 3 < long[2] < short[2]
 
 
+def test_a_very_short_half_life_gives_the_youngest_touch_all_the_credit(journeys):
+    """Seen: a half-life of 0.001 days underflowed every weight of a path to 0, and its credit
+    came out NaN."""
+    credit = touch_credit(journeys, "time_decay", half_life_days=0.001)
+    assert np.isfinite(credit).all()
+    np.testing.assert_allclose(credit[:3], [0.0, 0.0, 1.0], atol=1e-12)
+
+
 def test_unknown_rules_and_half_lives_are_refused(journeys):
     with pytest.raises(ImpactIQError, match="choose one of"):
         touch_credit(journeys, "u_shaped")

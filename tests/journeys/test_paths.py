@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from impactiq.errors import ImpactIQError
-from impactiq.journeys.paths import build_journeys
+from impactiq.journeys.paths import MAX_LOOKBACK_DAYS, build_journeys
 
 
 def _touches(rows):
@@ -92,3 +92,13 @@ def test_non_converting_paths_are_the_touches_after_a_persons_last_conversion():
 def test_the_lookback_must_be_positive():
     with pytest.raises(ImpactIQError, match="lookback"):
         build_journeys(_touches([(0, "2024-01-01", "a")]), _conversions([]), lookback_days=0)
+
+
+@pytest.mark.parametrize("days", [0, float("inf"), float("nan"), MAX_LOOKBACK_DAYS + 1])
+def test_a_lookback_window_outside_its_range_is_refused(days):
+    """Seen: an OverflowError traceback for a lookback of 200,000 days or infinity."""
+    touches = pd.DataFrame(
+        {"person": [0], "timestamp": pd.to_datetime(["2024-01-01"]), "channel": ["email"], "revenue": [0.0]}
+    )
+    with pytest.raises(ImpactIQError, match="at most 3,650"):
+        build_journeys(touches, _conversions([(0, "2024-01-02 00:00", 1.0)]), lookback_days=days)
