@@ -41,6 +41,8 @@ EXIT_USER_ERROR = 2
 PROGRESS_SECONDS = 30.0
 # What training stored about a model beyond its metrics, repeated in `evaluate --json`.
 STORED_EVIDENCE = ("interval_calibration", "selection", "refutation")
+# What `score --out` may be called: the two formats it writes.
+SCORE_SUFFIXES = (".csv", ".parquet")
 # `journeys.attribution.MODELS`, named here so that `--help` answers without importing pandas.
 ATTRIBUTION_MODELS = ("first", "last", "linear", "time_decay", "position", "markov", "shapley")
 
@@ -52,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         args.command(args)
     except ImpactIQError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as error:  # a path that cannot be read or written: the system says why
+        where = f" '{error.filename}'" if error.filename else ""
+        print(
+            f"error: cannot read or write{where}: {error.strerror or error}. Check the path and its permissions.",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     return 0
 
@@ -96,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--params", type=_json_object, help="estimator parameters as a JSON object")
     train.add_argument("--sample", type=int, help="train on a stratified random sample of this many rows")
-    train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    train.add_argument("--test-size", type=float, default=0.3, help="holdout share (default: 0.3)")
+    train.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    train.add_argument("--test-size", type=_share, default=0.3, help="holdout share (default: 0.3)")
     train.add_argument("--out", required=True, type=Path, help="model folder to write, e.g. models/NAME")
     train.add_argument(
         "--replace", action="store_true", help="replace the model already saved under --out (kept otherwise)"
@@ -136,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", required=True, help="CSV (plain or .gz) or Parquet file with treatment and outcome"
     )
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    evaluate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    evaluate.add_argument("--seed", type=_seed, default=0, help="bootstrap seed (default: 0)")
     evaluate.set_defaults(command=_evaluate)
 
     report = commands.add_parser(
@@ -182,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--value", type=float, help="value per conversion (default: 10; 1 per unit of an amount)"
     )
     segments.add_argument("--budget", type=float, help="budget in money (default: 30%% of the rows x cost)")
-    segments.add_argument("--seed", type=int, default=0, help="K-means seed (default: 0)")
+    segments.add_argument("--seed", type=_seed, default=0, help="K-means seed (default: 0)")
     segments.add_argument(
         "--json", action="store_true", help="print tables, allocation and strategies as JSON"
     )
@@ -228,10 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the model to run (default: all, side by side)",
     )
     attribute.add_argument(
-        "--lookback", type=float, default=30.0, help="lookback window in days (default: 30)"
+        "--lookback", type=_positive, default=30.0, help="lookback window in days (default: 30)"
     )
     attribute.add_argument(
-        "--half-life", type=float, default=7.0, help="time-decay half-life in days (default: 7)"
+        "--half-life", type=_positive, default=7.0, help="time-decay half-life in days (default: 7)"
     )
     attribute.add_argument("--stage", help="attribute only the conversions of this stage (default: all)")
     attribute.add_argument(
@@ -292,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
     stream.add_argument(
         "--idle-exit",
-        type=float,
+        type=_positive,
         metavar="SECONDS",
         help="stop after this long without an event (from the start too)",
     )
@@ -307,7 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stream.add_argument(
         "--connect-timeout",
-        type=float,
+        type=_positive,
         metavar="SECONDS",
         help="give up when the brokers do not answer within this long at start (default: 10)",
     )
@@ -334,6 +343,7 @@ def _train(args: argparse.Namespace) -> None:
     from impactiq.uplift.store import check_name, check_unused
 
     check_name(args.out.name)
+    _check_model_out(args.out)
     if not args.replace:
         check_unused(args.out)
     df = read_table(args.data, max_bytes=None)
@@ -510,10 +520,18 @@ def _score(args: argparse.Namespace) -> None:
     from impactiq.uplift.scoring import score_rows
     from impactiq.uplift.store import load_model
 
-    _check_out(args.out)
+    _check_out(args.out, data=args.data)
+    if args.out.suffix.lower() not in SCORE_SUFFIXES:
+        raise ImpactIQError(
+            f"--out '{args.out}' must end in {' or '.join(SCORE_SUFFIXES)}: the scored table is written as CSV "
+            "or Parquet, and another name would hide which."
+        )
     model = load_model(args.model)
     _report(model.warnings)
     df = read_table(args.data, max_bytes=None)
+    # Every feature checked on the whole table first: a bad value found inside one chunk would be
+    # named by its place in that chunk, and counted there only.
+    model.features(df)
     parquet = args.out.suffix.lower() == ".parquet"
     partial = args.out.with_name(f".{args.out.name}.partial")
     writer = None
@@ -662,10 +680,12 @@ def _write_report(args: argparse.Namespace) -> None:
 
 
 def _demo_model(args: argparse.Namespace) -> None:
-    from impactiq.data.demo import load_demo
+    from impactiq.data.demo import SYNTHETIC_TITLE, load_demo
     from impactiq.data.fingerprint import fingerprint_experiment
-    from impactiq.uplift.store import library_versions, load_model
+    from impactiq.uplift.store import check_name, library_versions, load_model
 
+    check_name(args.out.name)
+    _check_model_out(args.out)
     experiment = load_demo(DEMO_DATASET, n_rows=DEMO_ROWS, seed=DEMO_SEED)
     fingerprint = fingerprint_experiment(experiment, DEMO_OUTCOME)
     if (args.out / "metadata.json").is_file():
@@ -675,6 +695,11 @@ def _demo_model(args: argparse.Namespace) -> None:
             print(f"retraining: {error}", file=sys.stderr)
         else:
             saved = model.metadata
+            if not str(saved["data"].get("name", "")).startswith(SYNTHETIC_TITLE):
+                raise ImpactIQError(
+                    f"'{args.out}' holds a model trained on {saved['data'].get('name')!r}, not the demo data, so "
+                    "it is not replaced. Choose another --out, or delete that model first."
+                )
             same_data = saved["data"].get("fingerprint", {}).get("sha256") == fingerprint["sha256"]
             # A demo model saved before interval calibration existed is trained again to get it.
             calibrated = "interval_calibration" in saved["data"]
@@ -906,14 +931,76 @@ def _columns(suggested, pairs: list[str], flag: str):
     return dataclasses.replace(suggested, **changes)
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an output path that cannot be written before any work is done."""
+def _check_model_out(out: Path) -> None:
+    """Refuse, before anything is trained, a model path whose folder cannot hold it: the time of
+    training would be lost to a file-system error at the end."""
+    parent = out.parent
+    existing = next(folder for folder in (parent, *parent.parents) if os.path.lexists(folder))
+    if not existing.is_dir():
+        raise ImpactIQError(
+            f"'{existing}' is a file, not a folder; --out names a model folder, e.g. models/NAME."
+        )
+    if not os.access(existing, os.W_OK):
+        raise ImpactIQError(f"The folder '{existing}' cannot be written; choose another --out.")
+
+
+def _check_out(out: Path, *, data: str | None = None) -> None:
+    """Refuse, before any work is done, an output path that cannot be written or that would
+    overwrite what the user has: the input table (`data`), or a file in a saved model's folder,
+    which would leave the model refused as tampered with."""
+    from impactiq.uplift.store import METADATA_FILE, VERSIONS_DIR
+
     if out.is_dir():
         raise ImpactIQError(f"--out '{out}' is a folder; name the file to write, inside it or elsewhere.")
     if not out.parent.is_dir():
         raise ImpactIQError(
             f"The folder '{out.parent}' for --out does not exist; create it or choose another path."
         )
+    if not os.access(out.parent, os.W_OK):
+        raise ImpactIQError(f"The folder '{out.parent}' for --out cannot be written; choose another path.")
+    target = out.resolve()
+    if data is not None and target == Path(data).resolve():
+        raise ImpactIQError(f"--out '{out}' is the input table itself; write the result to another file.")
+    for folder in target.parents:
+        if (folder / METADATA_FILE).is_file() or folder.name == VERSIONS_DIR:
+            raise ImpactIQError(
+                f"--out '{out}' is inside the saved model folder '{folder}'; a file added there makes the "
+                "model refused as changed. Write it elsewhere."
+            )
+
+
+def _seed(text: str) -> int:
+    """A random seed: a whole number from 0 to 2**32 - 1, what NumPy and scikit-learn accept."""
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"must be a whole number, e.g. 0; got {text!r}") from error
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {2**32 - 1}; got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    """A share strictly between 0 and 1, e.g. 0.3."""
+    value = _number(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie strictly between 0 and 1, e.g. 0.3; got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    """A finite number above 0 (days, seconds)."""
+    value = _number(text)
+    if not 0.0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0; got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from error
 
 
 def _json_object(text: str) -> dict:

@@ -179,6 +179,23 @@ def test_score_scores_in_chunks_like_all_at_once(trained_model, fresh_csv, workd
     )
 
 
+def test_a_bad_value_far_down_is_named_by_its_row_in_the_file(
+    trained_model, fresh_csv, workdir, monkeypatch, capsys
+):
+    """Seen: with chunks of 100 rows, a bad value in row 251 was reported as row 51 of its chunk."""
+    monkeypatch.setattr(cli, "SCORE_CHUNK_ROWS", 100)
+    table = pd.read_csv(fresh_csv)
+    table["f0"] = table["f0"].astype(object)
+    table.loc[250, "f0"] = "abc"
+    bad = workdir / "bad_far_down.csv"
+    table.to_csv(bad, index=False)
+    out = workdir / "bad_far_down_scored.csv"
+    assert cli.main(["score", "--model", str(trained_model), "--data", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "row 251 holds 'abc' (1 such rows)" in err, err
+    assert not out.exists()
+
+
 def test_evaluate_json_holds_every_score_with_its_interval(trained_model, fresh_csv, capsys):
     assert cli.main(["evaluate", "--model", str(trained_model), "--data", str(fresh_csv), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -270,6 +287,29 @@ def test_train_and_score_a_mapped_table_with_text_treatment_and_categories(workd
             ["evaluate", "--model", "{models}/cli_forest", "--data", "{mapped}"],
             "treatment column 'treatment' is not in",
         ),
+        # Seen: the scored table replaced the input, and a file written into a model's folder
+        # made the model refused as changed.
+        (
+            ["score", "--model", "{models}/cli_forest", "--data", "{criteo}", "--out", "{criteo}"],
+            "is the input table itself",
+        ),
+        (
+            [
+                "score",
+                "--model",
+                "{models}/cli_forest",
+                "--data",
+                "{criteo}",
+                "--out",
+                "{models}/cli_forest/s.csv",
+            ],
+            "inside the saved model folder",
+        ),
+        # Seen: '.csv.gz' and '.xlsx' got plain CSV under their names.
+        (
+            ["score", "--model", "{models}/cli_forest", "--data", "{criteo}", "--out", "{models}/s.csv.gz"],
+            "must end in .csv or .parquet",
+        ),
     ],
 )
 def test_bad_input_exits_with_status_2_and_a_clear_message(
@@ -312,6 +352,28 @@ def test_an_existing_model_is_replaced_only_with_replace(workdir, criteo_csv, ca
     assert load_model(out).metadata["seed"] == 2
 
 
+def test_demo_model_never_replaces_a_model_of_other_data(workdir, trained_model, monkeypatch, capsys):
+    """Seen: demo-model pointed at a user's model retrained it on the demo data and replaced it."""
+    monkeypatch.setattr(cli, "DEMO_ROWS", 2_000)
+    monkeypatch.setattr(cli, "DEMO_PARAMS", {"n_estimators": 20, "min_samples_leaf": 20})
+    before = (trained_model / "metadata.json").read_text()
+    assert cli.main(["demo-model", "--out", str(trained_model)]) == 2
+    err = capsys.readouterr().err
+    assert "not the demo data, so it is not replaced" in err
+    assert (trained_model / "metadata.json").read_text() == before
+
+
+@pytest.mark.parametrize("command", ["train", "demo-model"])
+def test_a_model_path_inside_a_file_is_refused_before_training(command, criteo_csv, capsys):
+    """Seen: train ran to the end, then failed with NotADirectoryError on 'train.csv/.store'."""
+    args = [command, "--out", f"{criteo_csv}/m"]
+    if command == "train":
+        args += ["--data", str(criteo_csv)]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "Traceback" not in err
+
+
 def test_demo_model_comes_back_after_it_was_deleted(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "DEMO_ROWS", 2_000)
     monkeypatch.setattr(cli, "DEMO_PARAMS", {"n_estimators": 20, "min_samples_leaf": 20})
@@ -336,3 +398,34 @@ def test_demo_model_recovers_the_true_effects_of_the_synthetic_data(tmp_path, ca
     assert scores["pehe"] < holdout["tau"].std(ddof=0)
     assert np.corrcoef(holdout["uplift"], holdout["tau"])[0, 1] > 0.3
     assert scores["qini_auc_score"]["estimate"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "x.csv", "--seed", "-1", "--out", "m"], "--seed: must be from 0 to 4294967295"),
+        (["segments", "--model", "m", "--data", "x.csv", "--seed", "4294967296"], "--seed: must be from 0"),
+        (["train", "--data", "x.csv", "--test-size", "nan", "--out", "m"], "--test-size: must lie strictly"),
+        (
+            ["attribute", "--touchpoints", "t.csv", "--conversions", "c.csv", "--lookback", "inf"],
+            "--lookback: must be a finite number above 0",
+        ),
+    ],
+)
+def test_numbers_out_of_range_are_refused_before_any_work(args, message, capsys):
+    """Seen: tracebacks from NumPy, scikit-learn and an integer overflow for these values."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(args)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_file_that_cannot_be_written_is_named_without_a_traceback(trained_model, fresh_csv, capsys):
+    """Seen: PermissionError tracebacks for an output folder that cannot be written. /proc takes
+    no new files, even from root."""
+    args = ["score", "--model", str(trained_model), "--data", str(fresh_csv), "--out", "/proc/scored.csv"]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert "/proc" in err and ("cannot read or write" in err or "cannot be written" in err)

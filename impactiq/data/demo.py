@@ -67,6 +67,9 @@ _CRITEO_SAMPLE_WARNING = (
     "file's format, but its effects are noise. Use the synthetic demo or the full file for statistics."
 )
 
+# The synthetic demo set's name begins with this, whatever its size and seed.
+SYNTHETIC_TITLE = "Synthetic Criteo-style"
+
 
 def load_demo(name: str, *, n_rows: int = DEFAULT_ROWS, seed: int = 0, arm: str = "any") -> Experiment:
     """The demo experiment `name` (a key of `DEMO_DATASETS`), validated like an upload.
@@ -81,7 +84,7 @@ def load_demo(name: str, *, n_rows: int = DEFAULT_ROWS, seed: int = 0, arm: str 
         raise ImpactIQError(f"There is no Hillstrom arm '{arm}'. Choose one of: {', '.join(HILLSTROM_ARMS)}.")
     if name == "synthetic":
         frame = make_criteo_like(n_rows, seed=seed)
-        return prepare_experiment(frame, name=f"Synthetic Criteo-style ({n_rows:,} rows, seed {seed})")
+        return prepare_experiment(frame, name=f"{SYNTHETIC_TITLE} ({n_rows:,} rows, seed {seed})")
     if name == "hillstrom":
         return _load_hillstrom(arm)
     if name == "multichannel":

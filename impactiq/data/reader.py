@@ -172,8 +172,13 @@ def _open(source, filename: str | None) -> tuple[bytes | None, Path | None, str]
 
 
 def _read_head(path: Path) -> bytes:
-    with path.open("rb") as handle:
-        return handle.read(SNIFF_BYTES)
+    try:
+        with path.open("rb") as handle:
+            return handle.read(SNIFF_BYTES)
+    except OSError as error:
+        raise ImpactIQError(
+            f"'{path}' cannot be read ({error.strerror or error}); check the file's permissions."
+        ) from error
 
 
 def _is_parquet(head: bytes, name: str) -> bool:

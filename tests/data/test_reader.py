@@ -387,3 +387,21 @@ def test_a_pandas_index_stored_in_parquet_is_not_a_column():
 )
 def test_an_uploads_stem_drops_only_its_format_suffixes(name, stem):
     assert table_stem(name) == stem
+
+
+def test_a_file_that_cannot_be_read_says_so(tmp_path, monkeypatch):
+    """Seen: a PermissionError traceback for a table the user may not read."""
+    from pathlib import Path
+
+    path = tmp_path / "secret.csv"
+    path.write_text("a\n1\n")
+    real_open = Path.open
+
+    def denied(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(ImpactIQError, match=r"secret.csv' cannot be read \(Permission denied\)"):
+        read_table(path)
