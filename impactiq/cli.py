@@ -789,6 +789,7 @@ def _attribute(args: argparse.Namespace) -> None:
     from impactiq.journeys.events import ConversionColumns, TouchpointColumns, prepare_events
     from impactiq.journeys.revenue import conversions_from_revenue
     from impactiq.journeys.spend import channel_roi, spend_by_channel
+    from impactiq.present import journey_tables
     from impactiq.uplift.store import json_ready
 
     touchpoints = read_table(args.touchpoints, max_bytes=None)
@@ -864,18 +865,22 @@ def _attribute(args: argparse.Namespace) -> None:
             }
         print(json.dumps(json_ready({**summary, "models": by_model}), indent=2, allow_nan=False))
         return
-    table = credit.pivot(index="channel", columns="model", values="conversions")[
-        list(credit["model"].unique())
-    ]
+    # The tables the Journeys page shows, in the same words and number formats.
     print(
         f"{result.attributed:,} of {result.journeys.n_conversions:,} conversions have a touch in the "
-        f"{args.lookback:g} days before them; credited conversions per channel:\n"
+        f"{args.lookback:g} days before them; credited conversions per channel (95% CI where the model "
+        "samples):\n"
     )
-    print(table.round(2).to_string())
+    print(journey_tables.credit_table(result.credit).to_string(index=False))
+    if args.spend:
+        for model, rows in credit.groupby("model", sort=False):
+            print(f"\nSpend and return by {journey_tables.MODEL_NAMES.get(model, model)} credit:\n")
+            print(journey_tables.roi_table(rows).to_string(index=False))
     if measured is not None:
         check = credit_against_lift(result.credit, measured.reset_index())
         print("\nAgainst the incremental conversions each channel's holdout measured (95% CI):\n")
-        print(check.round(2).to_string(index=False))
+        models = list(result.credit["model"].unique())
+        print(journey_tables.check_table(check, models).to_string(index=False))
 
 
 def _stream(args: argparse.Namespace) -> None:

@@ -161,3 +161,29 @@ def test_revenue_events_become_conversions(tmp_path, capsys):
     # Customers 0 and 4 paid; both last touched b; customer 0's whole revenue (150) is credited.
     assert result["conversions"] == 2
     assert result["models"]["last"]["b"]["revenue"] == pytest.approx(165.0)
+
+
+def test_the_text_output_shows_spend_and_the_check_as_the_page_does(tmp_path, capsys):
+    """Seen: the text output dropped the ROI that --spend computes, and wrote raw rounded numbers
+    where the app writes each estimate with its interval."""
+    from impactiq.journeys.synthetic import make_journeys
+
+    data = make_journeys(3_000, seed=3)
+    names = {
+        "touches.csv": data.touchpoints,
+        "orders.csv": data.conversions,
+        "crm.csv": data.customers,
+        "holdouts.csv": data.holdouts,
+        "spend.csv": pd.DataFrame({"channel": ["search", "email"], "spend": [500.0, 200.0]}),
+    }
+    for name, table in names.items():
+        table.to_csv(tmp_path / name, index=False)
+    flags = ["--touchpoints", "--conversions", "--customers", "--holdouts", "--spend"]
+    args = ["attribute", *[v for f, n in zip(flags, names, strict=True) for v in (f, str(tmp_path / n))]]
+    assert cli.main([*args, "--model", "linear"]) == 0
+    out = capsys.readouterr().out
+    assert "Spend and return by linear credit:" in out
+    assert "ROAS (revenue / spend)" in out and "cost per credited conversion" in out
+    assert "incremental, measured [95% CI]" in out
+    # Estimates carry their interval in brackets, as on the page.
+    assert out.count("[") > 5
