@@ -526,7 +526,16 @@ class UpliftModel(BaseEstimator):
         params = self.params_
         if self.use_ray and self.estimator in _CROSS_FITTED:
             params = {**params, "use_ray": True}
-        return _fit_econml(self.estimator, params, y, t, features)
+        try:
+            return _fit_econml(self.estimator, params, y, t, features)
+        except (ValueError, TypeError) as error:
+            # The names are checked before fitting; a value is only judged by the library's fit.
+            if not self.params:
+                raise
+            raise ImpactIQError(
+                f"The {self.estimator} estimator refused the settings {self.params}: {str(error).rstrip('.')}. "
+                "Change them, or leave them out for the defaults."
+            ) from error
 
     def _fit_bootstrap(self, y: np.ndarray, t: np.ndarray, features: np.ndarray) -> list:
         """Refits on resamples drawn with replacement within each arm (meta-learners only)."""

@@ -331,3 +331,11 @@ def test_forests_skip_only_econmls_in_sample_score(estimator):
     np.testing.assert_allclose(
         model.estimator_.effect(features), reference.effect(features), rtol=0, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("params", [{"n_estimators": -1}, {"n_estimators": "abc"}, {"min_samples_leaf": 0}])
+def test_settings_the_library_refuses_are_named_without_a_traceback(params):
+    """Seen: `train --params '{"n_estimators": -1}'` ended in a ValueError traceback."""
+    y, t, X, _ = make_experiment(1_000, seed=8)
+    with pytest.raises(ImpactIQError, match=r"The causal_forest estimator refused the settings \{"):
+        UpliftModel(estimator="causal_forest", params=params).fit(y, t, X)
