@@ -20,7 +20,7 @@ import pandas as pd
 from impactiq.errors import ImpactIQError
 from impactiq.journeys.causal import HELD_OUT, holdout_flags
 from impactiq.journeys.checks import MAX_SHOWN, amounts_of, require_columns
-from impactiq.journeys.identity import IdentityReport, link_people
+from impactiq.journeys.identity import CUSTOMER_COLUMNS, IdentityReport, link_people
 from impactiq.journeys.paths import CHANNEL, PERSON, REVENUE, STAGE, TIMESTAMP
 
 GROUP = "group"
@@ -150,6 +150,19 @@ def events_from_tables(tables: dict[str, pd.DataFrame], about: dict) -> Events:
         ) from error
 
 
+def _customer_columns(customers: pd.DataFrame | None) -> dict[str, str]:
+    """The customers table's identifier columns: customer_id, and phone and e-mail where the table
+    has them. A CRM export with no phone column links through its e-mails alone; refusing it
+    would ask the user to name a column the table does not have."""
+    if customers is None:
+        return dict(CUSTOMER_COLUMNS)
+    return {
+        kind: column
+        for kind, column in CUSTOMER_COLUMNS.items()
+        if kind == "customer_id" or column in customers
+    }
+
+
 def prepare_events(
     touchpoints: pd.DataFrame,
     conversions: pd.DataFrame,
@@ -195,7 +208,13 @@ def prepare_events(
         require_columns(holdouts, holdout_name, [holdout_columns.channel, holdout_columns.held_out])
         tables[holdout_name] = holdouts
         identifiers[holdout_name] = _identifier_columns(holdouts, holdout_columns, holdout_name)
-    links = link_people(tables, identifiers, customers=customers, region=region)
+    links = link_people(
+        tables,
+        identifiers,
+        customers=customers,
+        customer_columns=_customer_columns(customers),
+        region=region,
+    )
     touches = pd.DataFrame(
         {
             PERSON: links.person_ids[touch_name].array,

@@ -56,6 +56,16 @@ def test_people_are_linked_through_phones_emails_and_the_crm():
     assert events.conversions["revenue"].tolist() == [120.0, 0.0]
 
 
+def test_a_crm_table_without_a_phone_column_links_through_its_emails():
+    """Seen: a customers table with no phone column was refused with advice to name the column
+    that holds the phone, which the command line had no flag for and the table did not have."""
+    events = _events(customers=CUSTOMERS.drop(columns="phone"))
+    people = events.touches["person"]
+    # The e-mail rows meet C1 on the CRM row; the phone-only touches stay their own people.
+    assert people[1] == people[2] == events.conversions.set_index("stage").loc["paid", "person"]
+    assert people[0] != people[1]
+
+
 def test_default_column_names_are_found_and_others_can_be_mapped():
     renamed = TOUCHPOINTS.rename(columns={"timestamp": "when", "channel": "source"})
     events = _events(
