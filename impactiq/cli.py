@@ -562,7 +562,7 @@ def _score(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from impactiq.data.experiment import check_outcome, prepare_experiment
+    from impactiq.data.experiment import check_outcome
     from impactiq.data.reader import read_table
     from impactiq.evaluation.holdout import holdout_metrics
     from impactiq.evaluation.validation import validation_summary
@@ -573,7 +573,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     model = load_model(args.model)
     _report(model.warnings)
     df = read_table(args.data, max_bytes=None)
-    experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
+    experiment = _experiment_as_trained(model, df, Path(args.data).name)
     _report(experiment.warnings)
     check_outcome(experiment, model.outcome)
     binary = model.schema.is_binary(model.outcome)
@@ -601,6 +601,22 @@ def _evaluate(args: argparse.Namespace) -> None:
         if arm is not None:
             print(f"## {arm} against control")
         print(_evaluation_summary({**result, **scores}, binary=binary, frame=frames[arm]))
+
+
+def _experiment_as_trained(model, df, name: str):
+    """The table as an experiment coded the way `model` was trained; when no row matches an arm,
+    how the model reads the treatment column (the file must be recoded: there is no mapping step)."""
+    from impactiq.data.experiment import EmptyArmError, prepare_experiment
+
+    try:
+        return prepare_experiment(df, _evaluation_schema(model, df.columns), name=name)
+    except EmptyArmError as error:
+        schema = model.schema
+        raise ImpactIQError(
+            f"No row of '{name}' is in the {error.arm} arm: its '{schema.treatment}' holds {error.held}. The "
+            f"model reads {', '.join(map(repr, schema.treated_values))} as treated and "
+            f"{', '.join(map(repr, schema.control_values))} as control; recode the column that way."
+        ) from error
 
 
 def _evaluation_schema(model, columns):
@@ -728,7 +744,6 @@ def _compile_scoring(model) -> None:
 
 
 def _segments(args: argparse.Namespace) -> None:
-    from impactiq.data.experiment import prepare_experiment
     from impactiq.data.reader import read_table
     from impactiq.decisions.channel_segments import arm_segmentation
     from impactiq.decisions.segments import segment_report
@@ -740,7 +755,7 @@ def _segments(args: argparse.Namespace) -> None:
     model = load_model(args.model)
     _report(model.warnings)
     df = read_table(args.data, max_bytes=None)
-    experiment = prepare_experiment(df, _evaluation_schema(model, df.columns), name=Path(args.data).name)
+    experiment = _experiment_as_trained(model, df, Path(args.data).name)
     _report(experiment.warnings)
     options = {
         "by": args.by,
@@ -926,11 +941,17 @@ def _columns(suggested, pairs: list[str], flag: str):
     """The suggested column mapping with the user's ROLE=COLUMN changes ('-' for none)."""
     changes = {}
     roles = set(dataclasses.asdict(suggested))
+    # A role whose type admits no None must have a column (annotations are strings here).
+    required = {field.name for field in dataclasses.fields(suggested) if "None" not in str(field.type)}
     for pair in pairs:
         role, _, column = pair.partition("=")
         if role not in roles or not column:
             raise ImpactIQError(
                 f"{flag} takes ROLE=COLUMN with ROLE one of {', '.join(sorted(roles))}; got '{pair}'."
+            )
+        if column == "-" and role in required:
+            raise ImpactIQError(
+                f"{flag}: every row needs a {role}, so '{pair}' cannot leave it out; name its column."
             )
         changes[role] = None if column == "-" else column
     return dataclasses.replace(suggested, **changes)

@@ -196,6 +196,24 @@ def test_a_bad_value_far_down_is_named_by_its_row_in_the_file(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", ["evaluate", "segments"])
+def test_a_file_coded_unlike_the_training_data_says_how_to_recode(
+    command, trained_model, fresh_csv, workdir, capsys
+):
+    """Seen: "choose the treated values among these", advice for the app's mapping step, which
+    the command line does not have."""
+    table = pd.read_csv(fresh_csv)
+    table["treatment"] = table["treatment"].map({1: "yes", 0: "no"})
+    recoded = workdir / "yes_no.csv"
+    table.to_csv(recoded, index=False)
+    extra = ["--by", "persuadability"] if command == "segments" else []
+    assert cli.main([command, "--model", str(trained_model), "--data", str(recoded), *extra]) == 2
+    err = capsys.readouterr().err
+    assert "No row of 'yes_no.csv' is in the treated arm: its 'treatment' holds 'no' and 'yes'" in err, err
+    assert "The model reads 1 as treated and 0 as control; recode the column that way." in err
+    assert "choose the" not in err
+
+
 def test_evaluate_json_holds_every_score_with_its_interval(trained_model, fresh_csv, capsys):
     assert cli.main(["evaluate", "--model", str(trained_model), "--data", str(fresh_csv), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

@@ -72,6 +72,11 @@ def test_the_models_the_help_lists_are_the_packages():
             "no conversion stage",
         ),
         (["--touch-columns", "channel=nowhere"], "'touches.csv' has no column 'nowhere'"),
+        # Seen: "'touches.csv' has no column 'None'" for a required role left out.
+        (
+            ["--touch-columns", "timestamp=-"],
+            "every row needs a timestamp, so 'timestamp=-' cannot leave it out",
+        ),
     ],
 )
 def test_user_errors_exit_with_status_2(files, capsys, extra, message):

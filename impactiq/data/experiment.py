@@ -28,6 +28,19 @@ from impactiq.errors import ImpactIQError
 
 # Fewer rows than this in an arm give effects too uncertain to model at all.
 MIN_ROWS_PER_ARM = 30
+
+
+class EmptyArmError(ImpactIQError):
+    """No row of the table is in `arm` ("treated" or "control"); `held` lists the values the
+    treatment column holds. Its message advises choosing values, as the app's mapping does; the
+    command line, which reads a file coded like the model's training data, says how to recode."""
+
+    def __init__(self, message: str, *, arm: str, held: str) -> None:
+        super().__init__(message)
+        self.arm = arm
+        self.held = held
+
+
 # A binary outcome with fewer successes than this in an arm gives an effect that is mostly noise.
 MIN_POSITIVES_PER_ARM = 5
 # The category that stands for a missing value in a categorical feature.
@@ -261,9 +274,12 @@ def _assign_arms(
     ):
         count = int(rows.sum())
         if count == 0:
-            raise ImpactIQError(
+            held = _values(_distinct(treatment))
+            raise EmptyArmError(
                 f"The {arm} arm is empty: no row has '{name}' equal to {_values(values)}. The column "
-                f"holds {_values(_distinct(treatment))}; choose the {arm} values among these."
+                f"holds {held}; choose the {arm} values among these.",
+                arm=arm,
+                held=held,
             )
         if count < MIN_ROWS_PER_ARM:
             raise ImpactIQError(

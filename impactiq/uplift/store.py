@@ -329,7 +329,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if not folder.is_dir():
         raise ImpactIQError(
             f"There is no model folder '{folder}'. Train one (`python -m impactiq train ... --out "
-            f"{folder}`) or pick an existing one (`list_models`)."
+            f"{folder}`) or pick an existing one in '{folder.parent}'."
         )
     metadata_path = folder / METADATA_FILE
     if not os.path.lexists(metadata_path):
