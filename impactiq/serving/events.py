@@ -36,7 +36,9 @@ def decode_event(value: bytes | None) -> dict:
     if value is None:
         raise ImpactIQError(f"The event has no value (a tombstone); {EXPECTED}.")
     try:
-        event = json.loads(value)
+        event = json.loads(value, parse_constant=_not_finite, parse_float=_finite_float)
+    except ImpactIQError:
+        raise
     except ValueError as error:  # not JSON, or bytes in no Unicode encoding
         raise ImpactIQError(f"The event is not valid JSON ({error}); {EXPECTED}.") from error
     except RecursionError as error:
@@ -45,6 +47,24 @@ def decode_event(value: bytes | None) -> dict:
         kind = _JSON_KINDS.get(type(event), "null")
         raise ImpactIQError(f"The event is {kind}, not a JSON object; {EXPECTED}.")
     return event
+
+
+def _not_finite(text: str):
+    """Python's JSON reader takes NaN and Infinity, which JSON does not have: an uplift of ±inf
+    or a NaN silently read as the training median would follow."""
+    raise ImpactIQError(
+        f"The event holds {text}, which is not a number JSON allows; {EXPECTED}, with finite numbers."
+    )
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float, refusing one too large for a float (1e999 reads as infinity)."""
+    value = float(text)
+    if not np.isfinite(value):
+        raise ImpactIQError(
+            f"The event holds the number {text}, too large for a float (beyond 1.8e308); fix the value."
+        )
+    return value
 
 
 def check_events(model, events: list[dict]) -> tuple[pd.DataFrame, list[int], dict[int, str]]:

@@ -190,7 +190,9 @@ class _BatchScorer:
         """Score one batch end to end; its offsets are committed last, after Kafka confirmed the
         output and the log holds it, so a crash anywhere before leaves the batch to be read again."""
         good, ids, features, dead = self._split(messages)
-        scores = score_events(self.model, features, self.thresholds) if good else None
+        if good:
+            good, ids, scores, refused = self._score(good, ids, features)
+            dead += refused
         scored_at = time.time()
         rows = self._produce_results(good, ids, scores, scored_at) if good else []
         dead_rows = self._produce_dead_letters(dead, scored_at)
@@ -202,6 +204,28 @@ class _BatchScorer:
         self.report.dead_letters += len(dead_rows)
         self.report.duplicates += duplicates
         self.report.batches += 1
+
+    def _score(self, good: list, ids: list, features: pd.DataFrame) -> tuple[list, list, pd.DataFrame, list]:
+        """The checked events' scores. Should the model still refuse one (a check it passed did not
+        foresee what scoring needs), the batch is scored event by event and the refused ones go to
+        the dead-letter topic with the reason, rather than stop the stream on every restart."""
+        try:
+            return good, ids, score_events(self.model, features, self.thresholds), []
+        except ImpactIQError:
+            pass
+        kept, kept_ids, parts, refused = [], [], [], []
+        for k, message in enumerate(good):
+            try:
+                parts.append(
+                    score_events(self.model, features.iloc[[k]].reset_index(drop=True), self.thresholds)
+                )
+            except ImpactIQError as error:
+                refused.append((message, str(error)))
+            else:
+                kept.append(message)
+                kept_ids.append(ids[k])
+        scores = pd.concat(parts, ignore_index=True) if parts else None
+        return kept, kept_ids, scores, refused
 
     def _split(self, messages: list) -> tuple[list, list, pd.DataFrame, list[tuple]]:
         """The messages that can be scored (with their events' ids and features), and the others
@@ -226,7 +250,12 @@ class _BatchScorer:
         keys = [m.key() for m in messages]
         texts = [_text(k) for k in keys]
         results = pd.concat(
-            [pd.DataFrame({"key": texts, "id": ids, "model": self.model.name}), scores], axis=1
+            # Object dtype: one event without an id must not turn every id into a float.
+            [
+                pd.DataFrame({"key": texts, "id": pd.Series(ids, dtype=object), "model": self.model.name}),
+                scores,
+            ],
+            axis=1,
         )
         for key, line in zip(keys, _json_lines(results), strict=True):
             _produce(self.producer, self.settings.topic_out, line, key)

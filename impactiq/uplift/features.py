@@ -42,7 +42,10 @@ def feature_profile(X: pd.DataFrame, schema: Schema) -> dict:
             "quantiles": {str(q): float(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
         }
     for name in schema.categorical_features:
-        column = X[name]
+        # Only the categories some training row holds: the data set's dtype also lists those of
+        # rows left out (the holdout, an unsampled part), which the model's encoder never saw and
+        # refuses when scoring, so offering or accepting them would fail later, or stop a stream.
+        column = X[name].cat.remove_unused_categories()
         shares = column.value_counts(normalize=True, sort=True)
         profile[name] = {
             "kind": "categorical",

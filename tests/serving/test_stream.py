@@ -156,6 +156,10 @@ BAD_EVENTS = {
     "missing-feature": ({"drop": "intent"}, "lacks the feature 'intent'"),
     "text-for-a-number": ({"engagement": "lots"}, "'engagement' should hold numbers.*'lots'"),
     "unseen-category": ({"device": "smart-fridge"}, "'device' holds 'smart-fridge'.*never saw"),
+    # Seen: Python's JSON reader took NaN and Infinity, and the event was scored (uplift ±inf, or
+    # NaN read as the training median).
+    "not-a-number": ({"engagement": float("nan")}, "holds NaN, which is not a number JSON allows"),
+    "infinite": ({"engagement": float("inf")}, "holds Infinity, which is not a number JSON allows"),
 }
 
 
@@ -209,6 +213,42 @@ def test_the_good_events_around_bad_ones_are_all_scored(mixed_run):
         "dead_letters": len(BAD_EVENTS),
         "duplicates": 0,
     }
+
+
+def test_an_event_the_model_refuses_when_scoring_is_set_apart_not_fatal(
+    kafka, two_arm_model, tmp_path, monkeypatch
+):
+    """Seen: an error from scoring itself (a category the checks passed but the encoder never
+    saw) stopped the scorer, and every restart stopped on the same batch. Also seen: one event
+    without an id turned every id of its batch into a float."""
+    model = two_arm_model
+    events = _events(model, 6, seed=4)
+    marked = 2
+    refuse_at = float(events[marked][model.schema.features[0]]) + 0.123456789
+    events[marked][model.schema.features[0]] = refuse_at
+    del events[4]["id"]
+    events[0]["id"] = 12345678901234567
+    real = stream.score_events
+
+    def refusing(model_, features, thresholds):
+        if (features[model.schema.features[0]] == refuse_at).any():
+            raise ImpactIQError("the model refused this event")
+        return real(model_, features, thresholds)
+
+    monkeypatch.setattr(stream, "score_events", refusing)
+    topic = _name("refused")
+    _produce(kafka, topic, [(f"user-{k}", json.dumps(e).encode()) for k, e in enumerate(events)])
+    report = _run(model, tmp_path / "scores.sqlite", kafka, topic, max_events=len(events), batch=100)
+    assert (report.scored, report.dead_letters) == (len(events) - 1, 1)
+    dead = _read(kafka, f"{topic}.dead-letter", 1)
+    assert (
+        list(dead) == [f"user-{marked}"]
+        and dead[f"user-{marked}"][0]["reason"] == "the model refused this event"
+    )
+    results = _read(kafka, f"{topic}.scores", len(events) - 1)
+    assert results["user-0"][0]["id"] == 12345678901234567
+    assert results["user-1"][0]["id"] == events[1]["id"] and isinstance(results["user-1"][0]["id"], int)
+    assert results["user-4"][0]["id"] is None
 
 
 def test_a_multi_arm_models_events_get_their_best_arm(mixed_run, multi_arm_model):
