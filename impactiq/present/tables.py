@@ -7,6 +7,8 @@ row that could mean several things (which Qini, which average effect) says which
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from impactiq.decisions.channels import BEST as BEST_POLICY
@@ -82,7 +84,13 @@ def heterogeneity_verdict(blp, *, binary: bool) -> tuple[str, str]:
     low, high = blp.slope_interval
     slope = format_estimate(blp.slope, low, high, "score")
     ate = format_estimate(blp.ate, *blp.ate_interval, effect_unit(binary))
-    test = f"best linear predictor slope {slope}, one-sided p = {blp.p_value:.2g}; 1 means calibrated"
+    # No p-value when the predictions do not vary (the slope's standard error is 0): no test, no number.
+    p_value = (
+        f"one-sided p = {blp.p_value:.2g}"
+        if math.isfinite(blp.p_value)
+        else "no p-value: the predictions do not vary"
+    )
+    test = f"best linear predictor slope {slope}, {p_value}; 1 means calibrated"
     if not blp.p_value < 0.05:
         return "none", (
             f"No evidence that the model captures heterogeneity ({test}): decide with the average effect, "

@@ -43,15 +43,25 @@ def calibration_rows(table: pd.DataFrame, *, binary: bool) -> pd.DataFrame:
                     table["observed"], table["observed_lower"], table["observed_upper"], strict=True
                 )
             ],
-            "prediction inside the CI": ["yes" if ok else "no" for ok in _inside(table)],
+            "prediction inside the CI": [
+                f"{MISSING} (no interval: {n:,} row{'s' if n != 1 else ''})"
+                if not has
+                else "yes"
+                if ok
+                else "no"
+                for ok, has, n in zip(_inside(table), _has_interval(table), table["n"], strict=True)
+            ],
         }
     )
 
 
 def calibration_sentence(table: pd.DataFrame) -> str:
     """How many groups' mean prediction lies inside the 95% interval of their observed effect."""
-    inside = _inside(table)
-    n = len(table)
+    # A group too small for an interval (one row, say, when tied predictions make it) is neither a
+    # hit nor a miss: only groups with an interval are counted.
+    has = _has_interval(table)
+    inside = _inside(table)[has]
+    n = int(has.sum())
     # With right intervals each group misses 5% of the time: one miss in up to ten groups is chance.
     allowed = max(1, int(np.ceil(0.05 * n)))
     verdict = (
@@ -59,9 +69,15 @@ def calibration_sentence(table: pd.DataFrame) -> str:
         if inside.sum() >= n - allowed
         else "more misses than chance allows: the predictions are off for some groups"
     )
+    left_out = len(table) - n
+    without = (
+        f" ({left_out} group{'s' if left_out != 1 else ''} too small for an interval left out)"
+        if left_out
+        else ""
+    )
     return (
-        f"In {int(inside.sum())} of {n} groups the mean prediction lies inside the 95% interval of the doubly "
-        f"robust observed effect: {verdict}."
+        f"In {int(inside.sum())} of {n} groups{without} the mean prediction lies inside the 95% interval of the "
+        f"doubly robust observed effect: {verdict}."
     )
 
 
@@ -199,6 +215,10 @@ def _ranking(score: dict, unit: str, baseline: bool) -> str:
     if baseline:
         return f"{MISSING} (no ranking)"
     return estimate_text(score, unit) if score else f"{MISSING} (not computed)"
+
+
+def _has_interval(table: pd.DataFrame) -> pd.Series:
+    return np.isfinite(table["observed_lower"]) & np.isfinite(table["observed_upper"])
 
 
 def _inside(table: pd.DataFrame) -> pd.Series:

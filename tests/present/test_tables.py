@@ -251,6 +251,8 @@ def test_model_quality_is_said_in_words_from_the_qini_interval(qini, level, word
         (0.4, 0.1, 1e-6, "off", "overconfident"),
         (2.5, 0.3, 1e-6, "off", "underconfident"),
         (0.1, 0.3, 0.37, "none", "No evidence"),
+        # Seen: "p = nan" when the predictions do not vary (a slope standard error of 0).
+        (0.0, 0.0, float("nan"), "none", "no p-value: the predictions do not vary"),
     ],
 )
 def test_the_heterogeneity_test_is_said_in_words(slope, se, p, level, words):

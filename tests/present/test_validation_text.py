@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from impactiq.evaluation.comparison import AVERAGE_EFFECT, Candidate, Comparison
@@ -37,6 +38,31 @@ def test_calibration_counts_groups_inside_their_interval():
     assert "consistent with calibrated" in calibration_sentence(CALIBRATION)
     two_misses = CALIBRATION.assign(predicted=[0.05, 0.05, 0.05])
     assert "more misses than chance allows" in calibration_sentence(two_misses)
+
+
+def test_a_group_too_small_for_an_interval_is_neither_a_hit_nor_a_miss():
+    """Seen: tied predictions made a one-row group whose NaN interval counted as a miss."""
+    table = pd.concat(
+        [
+            CALIBRATION.iloc[:2],
+            pd.DataFrame(
+                {
+                    "group": [3],
+                    "n": [1],
+                    "predicted": [0.05],
+                    "observed": [0.0],
+                    "observed_lower": [np.nan],
+                    "observed_upper": [np.nan],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    rows = calibration_rows(table, binary=True)
+    assert list(rows["prediction inside the CI"]) == ["yes", "yes", "– (no interval: 1 row)"]
+    sentence = calibration_sentence(table)
+    assert sentence.startswith("In 2 of 2 groups (1 group too small for an interval left out)")
+    assert "consistent with calibrated" in sentence
 
 
 def test_targeting_sentence_follows_the_interval():
