@@ -16,7 +16,7 @@ from impactiq.evaluation.refutation import refute
 from impactiq.evaluation.training import train_model
 from impactiq.evaluation.validation import validation_summary
 from impactiq.present import charts
-from impactiq.present.report import model_report, report_filename
+from impactiq.present.report import model_report, report_filename, report_unavailable
 from impactiq.present.tables import (
     broken_models_table,
     holdout_heterogeneity_verdict,
@@ -243,6 +243,10 @@ def _evidence(model, title: str, *, current: bool = False) -> None:
         st.markdown(plain(comparison_sentence(comparison), MAX_MESSAGE_CHARS))
         common.show_table(readable_comparison(comparison, binary=model.schema.is_binary(model.outcome)))
     _refutation(model, current=current)
+    unavailable = report_unavailable()
+    if unavailable:
+        st.warning(unavailable)
+        return
     st.download_button(
         "Download the report (HTML)",
         data=lambda: model_report(model),

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import html
+import importlib.util
 import json
 import math
 import re
@@ -88,6 +89,19 @@ document.querySelectorAll("div[data-spec]").forEach(function (target) {
   });
 });
 """
+
+
+def report_unavailable() -> str | None:
+    """Why no report can be built on this machine (its chart renderer is not installed), or None.
+
+    Checked without importing it, so that the Train page can say so in words before it offers a
+    download: a download built on click that fails shows only the browser's generic error."""
+    if importlib.util.find_spec("vl_convert") is None:
+        return (
+            "The report's charts need the vl-convert-python package, which is not installed here; install the "
+            "requirements (pip install -r requirements.txt) to download the report."
+        )
+    return None
 
 
 def model_report(model) -> str:

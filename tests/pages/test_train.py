@@ -299,3 +299,16 @@ def test_a_data_set_smaller_than_the_smallest_sample_opens_the_page(models_dir):
     at.switch_page("pages/train.py").run()
     assert not at.exception
     assert _labelled(at.number_input, ROWS).value == 150
+
+
+def test_without_the_chart_renderer_the_page_says_why_there_is_no_report(train_page, monkeypatch):
+    from impactiq.present import report
+
+    monkeypatch.setattr(report, "report_unavailable", lambda: "No renderer here; install the requirements.")
+    at = train_page
+    _labelled(at.number_input, ROWS).set_value(3_000)
+    _labelled(at.number_input, REPLICATES).set_value(50)
+    _button(at, "Train").click().run()
+    assert not at.exception
+    assert any(w.value == "No renderer here; install the requirements." for w in at.warning)
+    assert not at.get("download_button")

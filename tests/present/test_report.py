@@ -202,3 +202,18 @@ def test_a_saved_model_renders_with_its_name_creation_time_and_versions(trained,
 
 def test_report_filename_names_the_estimator_of_an_unsaved_model(trained):
     assert report_filename(trained) == "impactiq-report-causal_forest-y.html"
+
+
+def test_a_machine_without_the_chart_renderer_is_told_in_words(monkeypatch):
+    """Seen: the Train page's download failed on click with the browser's generic 'Failed to
+    generate file', hiding the reason."""
+    import importlib.util
+
+    from impactiq.present import report
+
+    assert report.report_unavailable() is None  # the requirements install it
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "vl_convert" else real(name, *a)
+    )
+    assert "vl-convert-python package, which is not installed here" in report.report_unavailable()
