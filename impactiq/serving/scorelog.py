@@ -1,9 +1,10 @@
 """The score log: every event a stream scorer scored, in an embedded SQLite database.
 
-One row per scored event, keyed by where the event sits in Kafka (topic, partition, offset).
-The scorer commits its Kafka offsets only after writing, so after a crash it reads again the
-events of its last unfinished batch; the key recognises them, and they are counted as
-duplicates instead of being stored twice. Events that could not be scored are kept with their
+One row per scored event and model, keyed by the model and where the event sits in Kafka
+(topic, partition, offset): two models may score one topic into one log (each scorer has its
+own consumer group). The scorer commits its Kafka offsets only after writing, so after a crash
+it reads again the events of its last unfinished batch; the key recognises them, and they are
+counted as duplicates instead of being stored twice. Events that could not be scored are kept with their
 reason (the dead-letter topic has them too). The log is in WAL mode, so the app's Stream page
 reads it from another process while a scorer writes, without blocking either.
 
@@ -29,8 +30,14 @@ from impactiq.errors import ImpactIQError
 # Where the CLI writes the log and the Stream page reads it, unless told otherwise.
 SCORE_LOG_ENV = "IMPACTIQ_SCORE_LOG"
 DEFAULT_SCORE_LOG = "scores.sqlite"
-# The log's layout, kept in SQLite's user_version: a file of another layout is refused.
-LOG_FORMAT = 1
+# The log's layout, kept in SQLite's user_version: a file of another layout is refused. Format 1
+# keyed events without their model, so a second model's scores of the same events were taken
+# for replays and dropped; opening such a log to write upgrades it (`_upgrade_from_1`).
+LOG_FORMAT = 2
+# The formats a reader understands: format 1's tables have the columns the page reads.
+_READABLE_FORMATS = (1, LOG_FORMAT)
+# What a dead letter upgraded from format 1 says of its model, which that format did not keep.
+UNKNOWN_MODEL = "(not recorded)"
 # How long a writer or reader waits for another's lock before giving up.
 BUSY_TIMEOUT_MS = 10_000
 # The fields of one scored event, in the order `ScoreLog.write` takes them.
@@ -51,12 +58,12 @@ SCORE_FIELDS = (
     "arms",
 )
 # The fields of one dead letter, in the order `ScoreLog.write` takes them.
-DEAD_LETTER_FIELDS = ("topic", "partition", "offset", "key", "reason", "payload", "at")
+DEAD_LETTER_FIELDS = ("topic", "partition", "offset", "key", "reason", "payload", "at", "model")
 # A dead letter's payload is kept in the log up to this length; the dead-letter topic has it whole.
 MAX_PAYLOAD_CHARS = 2_000
 DUPLICATES = "duplicates"
 
-_SCHEMA = f"""
+_TABLES = """
 CREATE TABLE IF NOT EXISTS scores (
     topic TEXT NOT NULL,
     "partition" INTEGER NOT NULL,
@@ -72,7 +79,7 @@ CREATE TABLE IF NOT EXISTS scores (
     class TEXT,
     best_arm TEXT,
     arms TEXT,
-    UNIQUE (topic, "partition", "offset")
+    UNIQUE (model, topic, "partition", "offset")
 );
 CREATE INDEX IF NOT EXISTS scores_scored_at ON scores (scored_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -83,10 +90,26 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     payload TEXT,
     at REAL NOT NULL,
-    UNIQUE (topic, "partition", "offset")
+    model TEXT NOT NULL,
+    UNIQUE (model, topic, "partition", "offset")
 );
+"""
+_SCHEMA = f"""{_TABLES}
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters VALUES ('{DUPLICATES}', 0);
+PRAGMA user_version = {LOG_FORMAT};
+"""
+# Format 1 to 2: the same rows under keys that hold the model (SQLite cannot change a table's
+# constraints in place, so the tables are rebuilt, in one transaction with the version).
+_UPGRADE_FROM_1 = f"""
+DROP INDEX IF EXISTS scores_scored_at;
+ALTER TABLE scores RENAME TO scores_format_1;
+ALTER TABLE dead_letters RENAME TO dead_letters_format_1;
+{_TABLES}
+INSERT INTO scores SELECT * FROM scores_format_1;
+INSERT INTO dead_letters SELECT *, '{UNKNOWN_MODEL}' FROM dead_letters_format_1;
+DROP TABLE scores_format_1;
+DROP TABLE dead_letters_format_1;
 PRAGMA user_version = {LOG_FORMAT};
 """
 _QUOTED = {"partition": '"partition"', "offset": '"offset"', "class": '"class"'}
@@ -261,6 +284,8 @@ def open_score_log(path: str | os.PathLike) -> ScoreLog:
         if version == 0:
             # Idempotent, so that two scorers starting on one new log both succeed.
             connection.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+        elif version == 1:
+            _upgrade_from_1(connection)
     except BaseException:
         connection.close()
         raise
@@ -284,6 +309,21 @@ def read_score_log(path: str | os.PathLike) -> ScoreLog | None:
     return ScoreLog(connection, path)
 
 
+def _upgrade_from_1(connection: sqlite3.Connection) -> None:
+    """Rebuild a format-1 log as format 2, keeping every row; a second scorer that got there first
+    leaves nothing to do (the version is read again under the write lock)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        if connection.execute("PRAGMA user_version").fetchone()[0] == 1:
+            for statement in _UPGRADE_FROM_1.split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
+
+
 def _connect(path: Path, target: str, *, uri: bool = False) -> sqlite3.Connection:
     try:
         connection = sqlite3.connect(target, uri=uri, timeout=BUSY_TIMEOUT_MS / 1000)
@@ -301,7 +341,7 @@ def _format(connection: sqlite3.Connection, path: Path) -> int:
         raise ImpactIQError(
             f"'{path}' is not a score log ({error}); choose another path for the log."
         ) from error
-    if version == LOG_FORMAT or (version == 0 and tables == 0):
+    if version in _READABLE_FORMATS or (version == 0 and tables == 0):
         return version
     raise ImpactIQError(
         f"'{path}' is a SQLite database but not an ImpactIQ score log (format {version}, expected "

@@ -300,7 +300,18 @@ class _BatchScorer:
             }
             _produce(self.producer, self.settings.dead_letter_topic, json.dumps(letter), message.key())
             short = None if payload is None else payload[:MAX_PAYLOAD_CHARS]
-            rows.append((message.topic(), message.partition(), message.offset(), key, reason, short, at))
+            rows.append(
+                (
+                    message.topic(),
+                    message.partition(),
+                    message.offset(),
+                    key,
+                    reason,
+                    short,
+                    at,
+                    self.model.name,
+                )
+            )
         return rows
 
     def _commit(self, messages: list) -> None:

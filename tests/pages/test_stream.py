@@ -68,7 +68,7 @@ def test_a_log_shows_throughput_latency_and_recent_scores(open_page, tmp_path):
     with open_score_log(tmp_path / "scores.sqlite") as log:
         log.write(
             [_scored(i, now) for i in range(120)],
-            [("events", 0, 120, HOSTILE, "The event is not valid JSON", HOSTILE, now)],
+            [("events", 0, 120, HOSTILE, "The event is not valid JSON", HOSTILE, now, "demo")],
         )
         log.write([_scored(5, now)])  # offset 5 again: a replay, counted as a duplicate
     at = open_page(tmp_path / "scores.sqlite")

@@ -22,14 +22,16 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
 
 
-def _score(offset: int, *, partition: int = 0, produced: float = NOW - 1.0, scored: float = NOW) -> tuple:
+def _score(
+    offset: int, *, partition: int = 0, produced: float = NOW - 1.0, scored: float = NOW, model: str = "demo"
+) -> tuple:
     return (
         "events",
         partition,
         offset,
         f"k{offset}",
         str(offset),
-        "demo",
+        model,
         produced,
         scored,
         0.01 * offset,
@@ -41,8 +43,8 @@ def _score(offset: int, *, partition: int = 0, produced: float = NOW - 1.0, scor
     )
 
 
-def _dead(offset: int) -> tuple:
-    return ("events", 0, offset, f"k{offset}", "The event is not valid JSON", "{oops", NOW)
+def _dead(offset: int, model: str = "demo") -> tuple:
+    return ("events", 0, offset, f"k{offset}", "The event is not valid JSON", "{oops", NOW, model)
 
 
 @pytest.fixture
@@ -96,6 +98,57 @@ def test_the_summary_holds_totals_rate_and_latency(log):
     assert summary.events_per_second == pytest.approx(2.0)
     assert summary.latency_ms[50] == pytest.approx(200.0)
     assert summary.last_scored_at == NOW - 1
+
+
+def test_two_models_scoring_one_topic_each_keep_their_scores(log):
+    """Seen: the second model's scores of the same events were taken for replays, left out of
+    the log and counted as duplicates."""
+    assert log.write([_score(i) for i in range(5)], [_dead(5)]) == (5, 0)
+    assert log.write([_score(i, model="rival") for i in range(5)], [_dead(5, model="rival")]) == (5, 0)
+    assert log.totals() == {"scored": 10, "dead_letters": 2, "duplicates": 0}
+    assert log.write([_score(0, model="rival")]) == (0, 1)  # a replay is still one
+
+
+def test_a_format_1_log_is_upgraded_keeping_its_rows(tmp_path):
+    """A log written before the key held the model opens, upgraded, with every row and count."""
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript(FORMAT_1)
+    old.close()
+    with read_score_log(path) as reading:  # a reader takes format 1 as it is
+        assert reading.totals() == {"scored": 1, "dead_letters": 1, "duplicates": 3}
+    with open_score_log(path) as upgraded:
+        assert upgraded.totals() == {"scored": 1, "dead_letters": 1, "duplicates": 3}
+        assert upgraded.recent(5)["key"].tolist() == ["k1"]
+        assert upgraded.write([_score(1, model="rival")], [_dead(2, model="rival")]) == (1, 0)
+        assert upgraded.recent_dead_letters(5)["offset"].tolist() == [2, 2]
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert check.execute("SELECT model FROM dead_letters ORDER BY rowid").fetchall() == [
+            ("(not recorded)",),
+            ("rival",),
+        ]
+        assert (
+            check.execute("SELECT count(*) FROM sqlite_master WHERE name = 'scores_scored_at'").fetchone()[0]
+            == 1
+        )
+    check.close()
+
+
+# The layout of a format-1 log, with one score, one dead letter and three duplicates.
+FORMAT_1 = """
+CREATE TABLE scores (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, "offset" INTEGER NOT NULL, key TEXT,
+    event_id TEXT, model TEXT NOT NULL, event_time REAL, scored_at REAL NOT NULL, uplift REAL, uplift_lower REAL,
+    uplift_upper REAL, class TEXT, best_arm TEXT, arms TEXT, UNIQUE (topic, "partition", "offset"));
+CREATE INDEX scores_scored_at ON scores (scored_at);
+CREATE TABLE dead_letters (topic TEXT NOT NULL, "partition" INTEGER NOT NULL, "offset" INTEGER NOT NULL, key TEXT,
+    reason TEXT NOT NULL, payload TEXT, at REAL NOT NULL, UNIQUE (topic, "partition", "offset"));
+CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT INTO counters VALUES ('duplicates', 3);
+INSERT INTO scores VALUES ('events', 0, 1, 'k1', '1', 'demo', 1.0, 2.0, 0.01, 0.0, 0.02, 'persuadable', NULL, NULL);
+INSERT INTO dead_letters VALUES ('events', 0, 2, 'k2', 'The event is not valid JSON', '{oops', 3.0);
+PRAGMA user_version = 1;
+"""
 
 
 def test_dead_letters_keep_their_reason(log):
