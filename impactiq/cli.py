@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -54,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         args.command(args)
     except ImpactIQError as error:
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except sqlite3.Error as error:  # the stream's score log: a full disk, a lock held too long
+        print(
+            f"error: the score log could not be written ({error}); check the disk's free space and that no "
+            "other program holds the log.",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except OSError as error:  # a path that cannot be read or written: the system says why
         where = f" '{error.filename}'" if error.filename else ""

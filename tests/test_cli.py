@@ -447,3 +447,30 @@ def test_a_file_that_cannot_be_written_is_named_without_a_traceback(trained_mode
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
     assert "/proc" in err and ("cannot read or write" in err or "cannot be written" in err)
+
+
+def test_a_score_log_that_cannot_be_written_is_one_line(monkeypatch, capsys):
+    """Seen: a sqlite3.OperationalError traceback (a locked or full log) from the stream command."""
+    import sqlite3
+
+    def locked(args):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(cli, "build_parser", _parser_running(locked))
+    assert cli.main(["stream", "--model", "m", "--kafka", "k:9092", "--in", "a", "--out", "b"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the score log could not be written (database is locked)")
+
+
+def _parser_running(command):
+    """The real parser, with every subcommand running `command` instead."""
+    real = cli.build_parser
+
+    def build():
+        parser = real()
+        for action in parser._subparsers._group_actions:
+            for sub in action.choices.values():
+                sub.set_defaults(command=command)
+        return parser
+
+    return build
