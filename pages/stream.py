@@ -8,12 +8,15 @@ comes from outside, so it is shown in tables only, never as markdown.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import streamlit as st
 
 from impactiq.errors import ImpactIQError
+from impactiq.present.tables import recent_scores_table
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.serving.scorelog import SCORE_LOG_ENV, default_log_path, read_score_log
+from impactiq.uplift.store import read_metadata
 from pages import common
 
 common.use_app_navigation()
@@ -56,6 +59,19 @@ def _show_summary(log) -> None:
         last.metric("Last scored (UTC)", when.strftime("%Y-%m-%d %H:%M:%S"))
 
 
+def _binary_outcomes(models: set[str]) -> dict[str, bool]:
+    """Whether each named model's outcome is 0/1, from its saved metadata; models not found (one
+    since deleted, or saved elsewhere) are left out and keep the outcome's own unit."""
+    binary = {}
+    for name in models:
+        try:
+            metadata = read_metadata(Path(common.MODELS_DIR) / str(name))
+        except (ImpactIQError, OSError):
+            continue
+        binary[name] = metadata.get("outcome_kind") == "binary"
+    return binary
+
+
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
 def show_log() -> None:
     try:
@@ -76,7 +92,8 @@ def show_log() -> None:
     with log:
         _show_summary(log)
         st.subheader("Recent scores")
-        st.dataframe(log.recent(RECENT_SCORES), hide_index=True)
+        recent = log.recent(RECENT_SCORES)
+        st.dataframe(recent_scores_table(recent, _binary_outcomes(set(recent["model"]))), hide_index=True)
         letters = log.recent_dead_letters(RECENT_DEAD_LETTERS)
         if len(letters):
             st.subheader("Recent dead letters")

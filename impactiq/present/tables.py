@@ -387,3 +387,20 @@ def policies_table(values: pd.DataFrame, *, binary: bool) -> pd.DataFrame:
             ],
         }
     )
+
+
+def recent_scores_table(recent: pd.DataFrame, binary: dict[str, bool]) -> pd.DataFrame:
+    """The score log's recent events (`serving.scorelog.ScoreLog.recent`) as the other pages write
+    estimates: each uplift with its 95% interval in one column, in its model's unit (`binary` maps
+    a model's name to whether its outcome is 0/1: percentage points; a model not found there, as
+    one since deleted, keeps the outcome's own unit), and the latency in whole milliseconds."""
+    uplift = [
+        format_estimate(u, lo, hi, effect_unit(binary.get(model, False)))
+        for u, lo, hi, model in zip(
+            recent["uplift"], recent["uplift_lower"], recent["uplift_upper"], recent["model"], strict=True
+        )
+    ]
+    shown = recent.drop(columns=["uplift", "uplift_lower", "uplift_upper", "latency_ms"])
+    shown.insert(shown.columns.get_loc("model") + 1, "uplift [95% CI]", uplift)
+    shown["latency (ms)"] = [format_estimate(v, unit="count") for v in recent["latency_ms"]]
+    return shown

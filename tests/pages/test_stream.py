@@ -7,6 +7,7 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from impactiq.present.formatting import format_estimate
 from impactiq.serving.scorelog import SCORE_LOG_ENV, open_score_log
 from pages import common
 
@@ -79,8 +80,12 @@ def test_a_log_shows_throughput_latency_and_recent_scores(open_page, tmp_path):
         "1",
         "1",
     )
-    recent = next(d.value for d in at.dataframe if "uplift" in d.value.columns)
+    recent = next(d.value for d in at.dataframe if "uplift [95% CI]" in d.value.columns)
     assert len(recent) == 120 and recent["key"].iloc[0] == "user-119"
+    # One way to write an estimate: with its interval, in the outcome's unit (no saved model
+    # 'demo' here to say the outcome is 0/1, so its own unit), as every other page does.
+    assert recent["uplift [95% CI]"].iloc[0] == format_estimate(0.02, 0.01, 0.03, "effect")
+    assert recent["latency (ms)"].iloc[0] == "250"
     letters = next(d.value for d in at.dataframe if "reason" in d.value.columns)
     assert letters["payload"].tolist() == [HOSTILE]
     shown = [e.value for e in (*at.markdown, *at.caption, *at.info) if isinstance(e.value, str)]
@@ -92,3 +97,19 @@ def test_a_file_that_is_not_a_log_is_refused_on_the_page(open_page, tmp_path):
     path.write_text("these are notes, not a database\n" * 100)
     at = open_page(path)
     assert any("not a score log" in e.value for e in at.error)
+
+
+def test_a_saved_models_scores_read_in_percentage_points(models_dir, saved_model_name, monkeypatch, tmp_path):
+    """Seen: raw fractions (0.0123) in three columns, where every other page writes
+    '+1.23 pp [+0.45 pp, +2.01 pp]' under 'uplift [95% CI]'."""
+    monkeypatch.setattr(common, "MODELS_DIR", str(models_dir))
+    now = time.time()
+    with open_score_log(tmp_path / "scores.sqlite") as log:
+        log.write([(*_scored(0, now)[:5], saved_model_name, *_scored(0, now)[6:])])
+    monkeypatch.setenv(SCORE_LOG_ENV, str(tmp_path / "scores.sqlite"))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/stream.py")
+    at.run()
+    assert not at.exception, at.exception
+    recent = next(d.value for d in at.dataframe if "uplift [95% CI]" in d.value.columns)
+    assert recent["uplift [95% CI]"].tolist() == ["+2.00 pp [+1.00 pp, +3.00 pp]"]
