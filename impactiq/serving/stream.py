@@ -14,6 +14,7 @@ commit it and leave the consumer group.
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import threading
@@ -38,6 +39,10 @@ from impactiq.errors import ImpactIQError
 from impactiq.serving.events import ID_FIELD, check_events, decode_event, per_arm_fields, score_events
 from impactiq.serving.kafka import check_topic, consumer_config, producer_config
 from impactiq.serving.scorelog import MAX_PAYLOAD_CHARS, ScoreLog
+
+# A dead letter keeps at most this much of its event: with the letter's other fields it stays
+# under librdkafka's default message.max.bytes (1,000,000), even in base64 (4/3 the size).
+MAX_LETTER_PAYLOAD_BYTES = 512 * 1024
 
 # Events per micro-batch: large enough that per-batch costs (a commit, a log transaction, the
 # model's call overhead) vanish at 20k events/s, small enough to keep latency near 0.1-0.3 s.
@@ -284,11 +289,15 @@ class _BatchScorer:
         )
 
     def _produce_dead_letters(self, dead: list[tuple], at: float) -> list[tuple]:
-        """Produce each bad event to the dead-letter topic with its reason; return their log rows."""
+        """Produce each bad event to the dead-letter topic with its reason; return their log rows.
+
+        The letter is JSON. Its payload is the event as sent: as text when it is UTF-8, else in
+        base64 (`payload_base64`), so a binary event can be recovered byte for byte; beyond
+        `MAX_LETTER_PAYLOAD_BYTES` only its start is kept (`payload_truncated`, `payload_bytes`),
+        so a huge bad event cannot make the letter too large for Kafka and stop the scorer: the
+        whole event stays in its own topic at the offset the letter gives."""
         rows = []
         for message, reason in dead:
-            value = message.value()
-            payload = None if value is None else value.decode("utf-8", errors="replace")
             key = _text(message.key())
             letter = {
                 "reason": reason,
@@ -296,10 +305,16 @@ class _BatchScorer:
                 "partition": message.partition(),
                 "offset": message.offset(),
                 "key": key,
-                "payload": payload,
+                **_payload(message.value()),
             }
-            _produce(self.producer, self.settings.dead_letter_topic, json.dumps(letter), message.key())
-            short = None if payload is None else payload[:MAX_PAYLOAD_CHARS]
+            _produce(
+                self.producer,
+                self.settings.dead_letter_topic,
+                json.dumps(letter, ensure_ascii=False),
+                message.key(),
+            )
+            shown = letter.get("payload", letter.get("payload_base64"))
+            short = None if shown is None else shown[:MAX_PAYLOAD_CHARS]
             rows.append(
                 (
                     message.topic(),
@@ -434,6 +449,25 @@ def _produce(producer: Producer, topic: str, value: str, key: bytes | None) -> N
 def _json_lines(frame: pd.DataFrame) -> list[str]:
     """One JSON object per row; 15 decimals keep scores equal to the model's within 1e-15."""
     return frame.to_json(orient="records", lines=True, double_precision=15).splitlines()
+
+
+def _payload(value: bytes | None) -> dict:
+    """A dead letter's payload fields for the event bytes `value` (see `_produce_dead_letters`)."""
+    if value is None:
+        return {"payload": None}
+    kept = value[:MAX_LETTER_PAYLOAD_BYTES]
+    fields: dict = {}
+    try:
+        fields["payload"] = kept.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # Text cut inside a character is still text; anything else is binary.
+        if len(kept) < len(value) and error.start >= len(kept) - 3:
+            fields["payload"] = kept[: error.start].decode("utf-8")
+        else:
+            fields["payload_base64"] = base64.b64encode(kept).decode("ascii")
+    if len(kept) < len(value):
+        fields.update(payload_truncated=True, payload_bytes=len(value))
+    return fields
 
 
 def _text(key: bytes | None) -> str | None:

@@ -7,6 +7,7 @@ a multi-arm model's events get their best arm; the command line's mistakes cost 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -151,6 +152,8 @@ def test_events_read_again_are_counted_as_duplicates(kafka, two_arm_model, tmp_p
 # Malformed events, each with a word its dead letter's reason must hold; None: a tombstone.
 BAD_EVENTS = {
     "not-json": (b'{"device": "mobile", ', "not valid JSON"),
+    # Seen: bytes that are not UTF-8 came back in the letter as U+FFFD, the event lost.
+    "binary": (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not valid JSON"),
     "not-an-object": (b"[0.4, 3]", "is an array, not a JSON object"),
     "tombstone": (None, "no value"),
     "missing-feature": ({"drop": "intent"}, "lacks the feature 'intent'"),
@@ -199,7 +202,12 @@ def test_a_malformed_event_reaches_the_dead_letter_topic_with_the_reason(mixed_r
     if payload is None:
         assert letter["payload"] is None
     elif isinstance(payload, bytes):
-        assert letter["payload"] == payload.decode()
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError:
+            assert base64.b64decode(letter["payload_base64"]) == payload and "payload" not in letter
+        else:
+            assert letter["payload"] == text
     logged = mixed_run["log"].recent_dead_letters(50).set_index("key")
     assert logged.loc[key, "reason"] == letter["reason"]
 
@@ -412,3 +420,20 @@ def test_an_idle_stream_stops_after_idle_exit(kafka, two_arm_model, tmp_path):
     _produce(kafka, topic, [("only", json.dumps(_events(two_arm_model, 1, seed=6)[0]).encode())])
     report = _run(two_arm_model, tmp_path / "scores.sqlite", kafka, topic, idle_exit=2.0)
     assert report.events == 1 and "idle for 2 s" in report.stopped_by
+
+
+def test_a_dead_letters_payload_is_kept_as_sent_and_never_too_large_for_kafka():
+    """Seen: a 200 KB binary event became a 1.2 MB letter (each byte a \\ufffd escape), over
+    Kafka's default message size, and the scorer stopped on it at every restart."""
+    binary = bytes(range(256)) * 800
+    letter = stream._payload(binary)
+    assert base64.b64decode(letter["payload_base64"]) == binary and "payload_truncated" not in letter
+    huge = ("é" * 400_000).encode()  # 800,000 bytes of text, cut inside a character
+    letter = stream._payload(huge)
+    assert letter["payload_truncated"] and letter["payload_bytes"] == len(huge)
+    assert (
+        set(letter["payload"]) == {"é"} and len(letter["payload"].encode()) <= stream.MAX_LETTER_PAYLOAD_BYTES
+    )
+    encoded = json.dumps({"reason": "x", **stream._payload(bytes(range(256)) * 4_000)}, ensure_ascii=False)
+    assert len(encoded.encode()) < 1_000_000
+    assert stream._payload(None) == {"payload": None}
