@@ -127,12 +127,18 @@ def segment_table(
             "disagrees": np.isfinite(p) & (p < 0.05),
             "credited": credited,
             **interval_columns("incremental", observed.estimate * n_t, observed.se * n_t),
-            **interval_columns("waste", credited - observed.estimate * n_t, observed.se * n_t),
+            # Waste is credited less incremental, n_t·m1 − n_t·(m1 − m0) = n_t·m0: the treated arm's
+            # noise cancels, so its standard error is the control mean's alone.
+            **interval_columns("waste", credited - observed.estimate * n_t, observed.control.se * n_t),
         }
     )
     with np.errstate(divide="ignore", invalid="ignore"):
-        for suffix in ("", "_lower", "_upper"):
-            table[f"waste_share{suffix}"] = np.where(credited > 0, table[f"waste{suffix}"] / credited, np.nan)
+        # Its share of the credit is m0 / m1, both means uncertain: the delta method's standard error.
+        m0, m1 = observed.control.estimate, observed.treated.estimate
+        share_se = np.sqrt((observed.control.se / m1) ** 2 + (m0 * observed.treated.se / m1**2) ** 2)
+        share = interval_columns("waste_share", table["waste"].to_numpy() / credited, share_se)
+        for column, values in share.items():
+            table[column] = np.where(credited > 0, values, np.nan)
         if cost is not None:
             spend = cost * n_t
             for key, estimate, se in (

@@ -48,6 +48,14 @@ def test_incremental_plus_waste_equals_credited(amount):
     np.testing.assert_allclose(table["waste_share"], table["waste"] / table["credited"], rtol=1e-12)
     # Waste is what the treated would have done anyway: control mean x treated users.
     np.testing.assert_allclose(table["waste"], table["control_mean"] * table["treated"], rtol=1e-9)
+    # So its standard error is the control mean's alone (seen: the treated arm's noise added in),
+    # and its share of the credit, m0 / m1, has the delta method's standard error (seen: the
+    # waste's bounds divided by the credit, as if the credit were exact).
+    np.testing.assert_allclose(table["waste_se"], table["control_mean_se"] * table["treated"], rtol=1e-12)
+    m0, m1 = table["control_mean"], table["treated_mean"]
+    share_se = np.sqrt((table["control_mean_se"] / m1) ** 2 + (m0 * table["treated_mean_se"] / m1**2) ** 2)
+    np.testing.assert_allclose(table["waste_share_se"], share_se, rtol=1e-12)
+    np.testing.assert_allclose(table["waste_share_upper"] - table["waste_share"], Z * share_se, rtol=1e-9)
 
 
 def test_channels_recover_their_planted_effects(scored):
