@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from impactiq.data.schema import Schema
 from impactiq.decisions.persuadability import CLASSES, Thresholds, classify, default_thresholds
 from impactiq.errors import ImpactIQError
+from impactiq.evaluation.metrics import ranked
 from impactiq.uplift.scoring import check_scored
 
 # A column with more distinct values than this is no segmentation: group it first.
@@ -205,7 +206,7 @@ def kmeans_segments(
 def uplift_segments(uplift: np.ndarray, quantiles: int) -> pd.Series:
     """`quantiles` equal-sized groups by predicted uplift, the highest first ('uplift 0–20%')."""
     uplift = np.asarray(uplift, dtype=np.float64)
-    order = np.argsort(-uplift, kind="stable")
+    order = ranked(uplift)
     group = np.empty(uplift.size, dtype=np.int64)
     group[order] = np.arange(uplift.size) * quantiles // max(uplift.size, 1)
     edges = np.linspace(0, 100, quantiles + 1)

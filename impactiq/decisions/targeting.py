@@ -18,6 +18,7 @@ import pandas as pd
 from impactiq.decisions.economics import check_contacts, check_economics
 from impactiq.errors import ImpactIQError
 from impactiq.evaluation.holdout import aipw_scores_of
+from impactiq.evaluation.metrics import ranked
 from impactiq.intervals import Z95, interval_columns, mean_interval
 from impactiq.uplift.scoring import check_scored
 
@@ -138,9 +139,9 @@ def policy_value(frame: pd.DataFrame, policy: np.ndarray, *, baseline: np.ndarra
 
 
 def _top_n_policy(score: np.ndarray, n: int) -> np.ndarray:
-    """1 for the `n` highest scores (ties broken by position), else 0."""
+    """1 for the `n` highest scores (ties: the later row first, as in `metrics.ranked`), else 0."""
     policy = np.zeros(score.size)
-    policy[np.argsort(-score, kind="stable")[:n]] = 1.0
+    policy[ranked(score)[:n]] = 1.0
     return policy
 
 
@@ -157,7 +158,7 @@ def _top_n_effects(frame: pd.DataFrame, strategy: str, targeted: np.ndarray) -> 
         order = np.arange(n)
         at = np.full(targeted.shape, n)
     else:
-        order = np.argsort(-score, kind="stable")
+        order = ranked(score)
         at = targeted
     y, t = y[order], t[order]
     stats = {}

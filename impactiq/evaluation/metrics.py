@@ -143,14 +143,16 @@ def _require_bool(name: str, value) -> None:
 # Curves ----------------------------------------------------------------------------------------
 
 
-def _ranked(score: np.ndarray) -> np.ndarray:
-    """Row positions by score, highest first; ties: later row first (scikit-uplift's order)."""
+def ranked(score: np.ndarray) -> np.ndarray:
+    """Row positions by score, highest first; ties: later row first (scikit-uplift's order). Every
+    ranking of users by a score uses it, so a tie is broken the same way in a curve, a targeting
+    strategy and a quantile segment."""
     return np.argsort(score, kind="stable")[::-1]
 
 
 def _cumulative_counts(y: np.ndarray, score: np.ndarray, treated: np.ndarray):
     """(n, n_t, n_c, Y_t, Y_c) summed over the top rows, at each distinct-score threshold."""
-    order = _ranked(score)
+    order = ranked(score)
     y, score, treated = y[order], score[order], treated[order]
     last_of_group = np.r_[np.flatnonzero(np.diff(score)), score.size - 1]
     n_all = last_of_group + 1
@@ -305,7 +307,7 @@ def uplift_at_k(y_true, uplift, treatment, strategy: str, k: float | int) -> flo
         raise ImpactIQError(
             f"k must be a fraction in (0, 1) or a whole number of rows in [1, {n_rows - 1}]; got {k!r}."
         )
-    order = _ranked(score)
+    order = ranked(score)
     if strategy == "overall":
         top = order[: int(n_rows * k) if k_kind == "f" else k]
         top_treated = treated[top]
@@ -349,7 +351,7 @@ def uplift_by_decile(y_true, uplift, treatment, bins: int = 10) -> pd.DataFrame:
         raise ImpactIQError(f"bins must be a whole number from 1 to the {n_rows} rows; got {bins!r}.")
     sizes = np.full(bins, n_rows // bins) + (np.arange(bins) < n_rows % bins)
     bin_of = np.empty(n_rows, dtype=np.intp)
-    bin_of[_ranked(score)] = np.repeat(np.arange(bins), sizes)
+    bin_of[ranked(score)] = np.repeat(np.arange(bins), sizes)
 
     # Population variances (ddof=0), as scikit-uplift's uplift_by_percentile computes them.
     observed = difference_in_means(y, treated, groups=bin_of, n_groups=bins, ddof=0)

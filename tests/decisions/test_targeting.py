@@ -47,6 +47,27 @@ def test_strategies_are_scored_from_observed_outcomes(scored, n):
     assert result.loc["uplift", "revenue"] == pytest.approx(3.0 * result.loc["uplift", "incremental"])
 
 
+def test_tied_scores_are_broken_as_the_qini_curve_breaks_them(scored):
+    """Seen: targeting put the earlier of two tied rows first and the Qini curve (scikit-uplift's
+    order) the later one, so the gain at k differed from uplift@k and followed the rows' order."""
+    from impactiq.decisions import segmentation
+    from impactiq.evaluation.metrics import ranked
+
+    tied = scored.assign(uplift=np.round(scored["uplift"] * 4) / 4)  # a few distinct values, as trees give
+    assert tied["uplift"].nunique() <= 3
+    n = 1_500
+    top = tied.iloc[ranked(tied["uplift"].to_numpy())[:n]]
+    expected = (top.loc[top["t"] == 1, "y"].mean() - top.loc[top["t"] == 0, "y"].mean()) * n
+    result = targeting.compare_strategies(tied, n).set_index("strategy")
+    assert result.loc["uplift", "incremental"] == pytest.approx(expected)
+    groups = segmentation.uplift_segments(tied["uplift"].to_numpy(), 4)
+    first = groups.cat.categories[0] if hasattr(groups, "cat") else sorted(set(groups))[0]
+    in_first = np.flatnonzero((groups == first).to_numpy())
+    np.testing.assert_array_equal(
+        np.sort(in_first), np.sort(ranked(tied["uplift"].to_numpy())[: len(in_first)])
+    )
+
+
 def test_doubly_robust_policy_gain_is_the_sum_of_aipw_scores_of_the_targeted(scored):
     n = 1_000
     result = targeting.compare_strategies(scored, n).set_index("strategy")
