@@ -166,8 +166,12 @@ def _plans(table: pd.DataFrame, allocations: dict, cost: float, value: float) ->
 
 
 def _caps(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Each segment's size, and whether it has an observed uplift to be judged by."""
-    eligible = np.isfinite(table["observed_uplift"].to_numpy(dtype=np.float64))
+    """Each segment's size, and whether it has an observed uplift with a standard error to be judged
+    by: a segment of one treated and one control user has an uplift (often ±1) but no standard
+    error, and filling it first would leave both plans' totals without an interval."""
+    eligible = np.isfinite(table["observed_uplift"].to_numpy(dtype=np.float64)) & np.isfinite(
+        table["observed_uplift_se"].to_numpy(dtype=np.float64)
+    )
     return np.where(eligible, table["users"].to_numpy(dtype=np.int64), 0), eligible
 
 

@@ -157,12 +157,17 @@ def compare_channel_plans(
         .to_numpy()
         for column in ("observed_uplift", "treated_mean_se", "credited", "users")
     }
-    uplift = grid["observed_uplift"]
-    treated_se = np.nan_to_num(grid["treated_mean_se"])
     # Within a segment every channel's uplift shares the control mean: its variance, once.
-    control_se = np.nan_to_num(
+    control_se = (
         table[table["channel"] == arms[0]].set_index("segment").loc[segments, "control_mean_se"].to_numpy()
     )
+    # A channel's uplift in a segment is judged only with its standard error: one treated (or
+    # control) user gives an uplift but none, and a plan placed there would print an interval
+    # that leaves that noise out. Such a cell is treated as a channel without rows there.
+    judged = np.isfinite(grid["treated_mean_se"]) & np.isfinite(control_se)[:, None]
+    uplift = np.where(judged, grid["observed_uplift"], np.nan)
+    treated_se = np.where(judged, grid["treated_mean_se"], 0.0)
+    control_se = np.where(np.isfinite(control_se), control_se, 0.0)
     users = _segment_users(table, segments, arms)
     contacts = contacts_for_budget(budget, cost, int(users.sum()))
 
@@ -173,19 +178,27 @@ def compare_channel_plans(
     totals = segment_mix.sum(axis=1, keepdims=True)
     segment_mix = np.divide(segment_mix, totals, out=np.zeros_like(segment_mix), where=totals > 0)
     mixed = np.nansum(uplift * segment_mix, axis=1)
+    none_judged = np.isnan(uplift).all(axis=1)
+    mixed_se = np.sqrt(np.sum((segment_mix * treated_se) ** 2, axis=1) + control_se**2)
     traditional = traditional_allocation(
         pd.DataFrame(
             {
                 "users": users,
                 "credited": np.nansum(grid["credited"], axis=1),
-                "observed_uplift": np.where(np.isnan(uplift).all(axis=1), np.nan, mixed),
+                "observed_uplift": np.where(none_judged, np.nan, mixed),
+                "observed_uplift_se": np.where(none_judged, np.nan, mixed_se),
             }
         ),
         contacts,
     )
     best = np.argmax(np.where(np.isnan(uplift), -np.inf, uplift), axis=1)
-    best_uplift = uplift[np.arange(len(segments)), best]
-    causal = causal_allocation(pd.DataFrame({"users": users, "observed_uplift": best_uplift}), contacts)
+    each = np.arange(len(segments))
+    best_uplift = uplift[each, best]
+    best_se = np.where(np.isnan(best_uplift), np.nan, np.hypot(treated_se[each, best], control_se))
+    causal = causal_allocation(
+        pd.DataFrame({"users": users, "observed_uplift": best_uplift, "observed_uplift_se": best_se}),
+        contacts,
+    )
     plan_weights = {
         "traditional": traditional[:, None] * segment_mix,
         "causal": causal[:, None] * (np.arange(len(arms))[None, :] == best[:, None]),

@@ -80,6 +80,16 @@ def test_segments_without_an_uplift_get_nothing():
     np.testing.assert_array_equal(allocation.causal_allocation(table, 50), [50, 0])
 
 
+def test_a_segment_whose_uplift_has_no_standard_error_gets_nothing():
+    """Seen: a segment of one treated and one control user (uplift 1.0, no standard error) was
+    filled first, and both plans' totals lost their interval."""
+    table = _table([100, 2], [10, 1], [0.02, 1.0], se=[0.01, np.nan])
+    np.testing.assert_array_equal(allocation.traditional_allocation(table, 50), [50, 0])
+    np.testing.assert_array_equal(allocation.causal_allocation(table, 50), [50, 0])
+    plans = allocation.compare_allocations(table, budget=5.0, cost=0.1, value=1.0).plans.set_index("plan")
+    assert np.isfinite(plans["incremental_lower"]).all() and np.isfinite(plans["incremental_upper"]).all()
+
+
 def test_compare_allocations_totals_and_intervals_by_hand():
     table = _table(
         [100, 50, 200, 80], [30, 10, 0, 40], [0.01, 0.05, 0.02, -0.03], se=[0.01, 0.02, 0.01, 0.01]

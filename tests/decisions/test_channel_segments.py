@@ -93,6 +93,37 @@ def test_standard_errors_share_the_control_mean_within_a_segment():
     assert traditional["incremental"] == pytest.approx(contacts * 0.03)
 
 
+def test_a_channel_with_one_treated_user_in_a_segment_is_not_chosen_there():
+    """Seen: channel b with a single row in a segment had an uplift but no standard error; the
+    causal plan put the segment's contacts on it and printed an interval without b's noise."""
+    table = pd.DataFrame(
+        {
+            "segment": ["s", "s"],
+            "channel": ["a", "b"],
+            "users": [80, 41],
+            "treated": [40, 1],
+            "control": [40, 40],
+            "observed_uplift": [0.05, 0.9],
+            "observed_uplift_se": [np.hypot(0.05, 0.03), np.nan],
+            "observed_uplift_lower": [-0.05, np.nan],
+            "observed_uplift_upper": [0.15, np.nan],
+            "treated_mean_se": [0.05, np.nan],
+            "control_mean_se": [0.03, 0.03],
+            "credited": [6.0, 1.0],
+        }
+    )
+    plans = compare_channel_plans(table, mix={"a": 0.5, "b": 0.5}, budget=4.0, cost=0.05, value=1.0)
+    assert plans.segments["best_channel"].tolist() == ["a"]
+    totals = plans.plans.set_index("plan")
+    contacts = plans.segments["causal_contacts"].iloc[0]
+    assert totals.loc["causal", "incremental"] == pytest.approx(contacts * 0.05)
+    assert totals.loc["causal", "incremental_se"] == pytest.approx(contacts * np.hypot(0.05, 0.03))
+    # The traditional mix has only a to place its contacts on, as for a channel without rows.
+    assert totals.loc["traditional", "incremental"] == pytest.approx(
+        plans.segments["traditional_contacts"].iloc[0] * 0.05
+    )
+
+
 def test_channels_are_compared_within_feature_segments_only(trained):
     with pytest.raises(ImpactIQError, match="differs from channel to channel"):
         channel_segmentation(trained.holdout, trained.schema, "persuadability")
