@@ -91,17 +91,20 @@ document.querySelectorAll("div[data-spec]").forEach(function (target) {
 """
 
 
+# Why there is no report where the chart renderer is missing: the Train page says it before it
+# offers the download, and building a report (the command line) raises it.
+NO_RENDERER = (
+    "The report's charts need the vl-convert-python package, which is not installed here; install the "
+    "requirements (pip install -r requirements.txt) to build the report."
+)
+
+
 def report_unavailable() -> str | None:
     """Why no report can be built on this machine (its chart renderer is not installed), or None.
 
     Checked without importing it, so that the Train page can say so in words before it offers a
     download: a download built on click that fails shows only the browser's generic error."""
-    if importlib.util.find_spec("vl_convert") is None:
-        return (
-            "The report's charts need the vl-convert-python package, which is not installed here; install the "
-            "requirements (pip install -r requirements.txt) to download the report."
-        )
-    return None
+    return NO_RENDERER if importlib.util.find_spec("vl_convert") is None else None
 
 
 def model_report(model) -> str:
@@ -467,8 +470,5 @@ def _vl_convert():
     try:
         import vl_convert
     except ImportError as error:
-        raise ImpactIQError(
-            "The report's charts need the vl-convert-python package; install the requirements "
-            "(pip install -r requirements.txt)."
-        ) from error
+        raise ImpactIQError(NO_RENDERER) from error
     return vl_convert
