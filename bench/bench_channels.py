@@ -112,9 +112,10 @@ def main() -> None:
         covered = np.mean((lower[:, k] <= truth[:, k]) & (truth[:, k] <= upper[:, k]))
         raw = np.mean((raw_lower[:, k] <= truth[:, k]) & (truth[:, k] <= raw_upper[:, k]))
         corr = np.corrcoef(point[:, k], truth[:, k])[0, 1]
+        error = np.sqrt(np.mean((point[:, k] - truth[:, k]) ** 2))
         print(
             f"{arm}: 95% interval coverage of the true effect {covered:.3f} calibrated ({raw:.3f} before); "
-            f"correlation with the truth {corr:.3f}"
+            f"error against the truth {100 * error:.3f} pp (root mean square); correlation with it {corr:.3f}"
         )
     right = np.mean(point.argmax(axis=1) == truth.argmax(axis=1))
     print(

@@ -28,13 +28,22 @@ any method without the truth. The coverage this gives on the designs is in
 intervals held (0.93-0.97) on all six designs, the S-learner's on five, the T-learner's and
 both forests' on four.
 
-With several arms the twin may widen an arm's intervals but never narrow them.
-On the three-channel data at 1M training rows (bench/bench_channels.py, three data sets) the
-twin narrowed e-mail and social by factors of 0.73-0.87, and their coverage fell to 0.86-0.91 on
-two of the three sets, where the forest's own width gave 0.925-0.952 on all three: there the
-effects follow segments closely, the smoothing bias outweighs the noise, and the sharper truth
-shows the twin too little of it (the same miss as the interaction design's). Display's own width
-stays too wide (0.969-0.999); too wide is the side an analyst can act on safely.
+The causal forest of several arms is calibrated another way. Its leaves are split for all arms
+at once, and with leaves sized for accuracy its bias, in structure too fine for any forest of
+the data to resolve, differed from arm to arm: on the three-channel data at 1M rows it came to
+0.46-0.87 of the forest's standard error, while those standard errors overstated the sampling
+spread about twofold for every arm. The sharper truth could not tell the arms apart: the twin
+narrowed e-mail and social by 0.73-0.87 (coverage 0.86-0.91) and left display too wide
+(0.97-0.999), and at 100k rows it widened arms that were already too wide. So that forest grows
+leaves small enough to keep its bias well inside its spread (`uplift.estimators.forest_params`),
+and its twin measures the spread alone, which needs no truth: outcomes are
+drawn twice from the fitted model (its own effect), the forest is refitted on each draw, and
+the factor makes 95% of the differences between the two refits' estimates, all arms together,
+fall within 1.96 of their combined standard error. On the three-channel data every arm's calibrated coverage then
+lay within 0.90-0.98 (bench/bench_channels.py: 0.92-0.96 on three data sets at 1M rows, 0.90-0.98
+on five at 100k). The other
+estimators of several arms keep the sharper truth, and their twin may widen an arm's intervals
+but never narrow them.
 """
 
 from __future__ import annotations
@@ -67,17 +76,31 @@ MIN_VALIDATION_ROWS = 200
 TWIN_STREAM = 0x7717
 
 
+TRUTH_METHOD = (
+    "factor making 95% of standardized errors fall within 1.96 on a simulated twin (outcomes drawn "
+    "from the fitted model, a forest's effect from a sharper forest; the same estimator refitted on "
+    "the fit fold, scored on the validation fold); with several arms, only a factor above 1 is applied"
+)
+SPREAD_METHOD = (
+    "factor making 95% of the differences between two simulated twins' estimates, all arms together, "
+    "fall within 1.96 of their combined standard error (two sets of outcomes drawn from the fitted model, the same "
+    "estimator refitted on each twin's fit fold, scored on the validation fold): the sampling "
+    "spread, which the small leaves of a forest of several arms leave as its error"
+)
+
+
 @dataclass(frozen=True)
 class IntervalCalibration:
     """Each arm's factor on its interval half-width, the factor the twin asked for (they differ
-    where a model of several arms keeps its own width rather than narrow), and the twin's coverage
-    before calibration."""
+    where a model of several arms keeps its own width rather than narrow), the twin's coverage
+    before calibration, and the method that learned them."""
 
     scale: tuple[float, ...]
     twin_scale: tuple[float, ...]
     twin_coverage: tuple[float, ...]
     n_fit: int
     n_validation: int
+    method: str = TRUTH_METHOD
 
     def to_dict(self) -> dict:
         return {
@@ -86,10 +109,7 @@ class IntervalCalibration:
             "twin_coverage": list(self.twin_coverage),
             "n_fit": self.n_fit,
             "n_validation": self.n_validation,
-            "method": "factor making 95% of standardized errors fall within 1.96 on a simulated twin "
-            "(outcomes drawn from the fitted model, a forest's effect from a sharper forest; the same "
-            "estimator refitted on the fit fold, scored on the validation fold); with several arms, "
-            "only a factor above 1 is applied",
+            "method": self.method,
         }
 
 
@@ -121,47 +141,90 @@ def calibrate_intervals(
         )
     rng = twin_generator(seed)
     several = model.n_arms_ > 1
-    effect = _twin_effect(model, y, treatment, X, several)
+    spread = measures_spread(model)
+    effect = _effects(model, X, several)[0] if spread else _twin_effect(model, y, treatment, X, several)
     outcomes = _expected_outcomes(model, effect, X, several)  # (n, arms + 1), control first
     arm = np.asarray(treatment, dtype=np.intp)
-    rows = np.arange(len(arm))
-    if model.binary_outcome:  # the probabilities are already inside [_P_MIN, _P_MAX]
-        twin_y = (rng.uniform(size=len(arm)) < outcomes[rows, arm]).astype(np.float64)
-    else:
-        residual = np.asarray(y, dtype=np.float64) - outcomes[rows, arm]
-        twin_y = outcomes[rows, arm] + _permuted_within(residual, arm, rng)
-    truth = outcomes[:, 1:] - outcomes[:, :1]
-
-    twin = UpliftModel(
-        estimator=model.estimator,
-        binary_outcome=model.binary_outcome,
-        random_state=model.random_state,
-        n_jobs=model.n_jobs,
-        n_bootstrap=model.n_bootstrap,
-        params=model.params,
-        use_ray=model.use_ray,
-    )
-    twin.fit(twin_y[fit_rows], arm[fit_rows], X.iloc[fit_rows])
     validation = X.iloc[validation_rows]
-    point, se = _effects(twin, validation, several)
+
+    def refit_on_twin() -> tuple[np.ndarray, np.ndarray]:
+        twin_y = _twin_outcomes(model, outcomes, y, arm, rng)
+        twin = UpliftModel(
+            estimator=model.estimator,
+            binary_outcome=model.binary_outcome,
+            random_state=model.random_state,
+            n_jobs=model.n_jobs,
+            n_bootstrap=model.n_bootstrap,
+            params=model.params,
+            use_ray=model.use_ray,
+        )
+        twin.fit(twin_y[fit_rows], arm[fit_rows], X.iloc[fit_rows])
+        return _effects(twin, validation, several)
+
+    point, se = refit_on_twin()
     _check_resemblance(se, _effects(model, validation, several)[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.abs(point - truth[validation_rows]) / se
-    z = np.where(se > 0, z, np.inf)
-    needed = np.clip(np.quantile(z, 0.95, axis=0) / Z95, MIN_INTERVAL_SCALE, MAX_INTERVAL_SCALE)
-    scale = applied_scale(needed, several=several)
+    if spread:
+        other, other_se = refit_on_twin()
+        z = _standardized(point - other, np.sqrt(se**2 + other_se**2))
+    else:
+        truth = outcomes[:, 1:] - outcomes[:, :1]
+        z = _standardized(point - truth[validation_rows], se)
+    # The spread's factor is one for all arms: the forest's standard errors overstate every arm's
+    # spread alike (see the module docstring), and one pair of twins sets an arm's own factor only
+    # to within about 0.1 (0.56-0.67 for one arm over three pairs at 100k rows).
+    quantile = np.full(z.shape[1], np.quantile(z, 0.95)) if spread else np.quantile(z, 0.95, axis=0)
+    needed = np.clip(quantile / Z95, MIN_INTERVAL_SCALE, MAX_INTERVAL_SCALE)
+    scale = applied_scale(needed, narrow=spread or not several)
     twin_scale = tuple(float(f) for f in needed)
     coverage = tuple(float(np.mean(z[:, k] <= Z95)) for k in range(z.shape[1]))
     model.set_interval_scale(scale, asked=twin_scale)
-    return IntervalCalibration(scale, twin_scale, coverage, len(fit_rows), len(validation_rows))
+    return IntervalCalibration(
+        scale,
+        twin_scale,
+        coverage,
+        len(fit_rows),
+        len(validation_rows),
+        SPREAD_METHOD if spread else TRUTH_METHOD,
+    )
 
 
-def applied_scale(needed, *, several: bool) -> tuple[float, ...]:
-    """The factors applied to the intervals, from those the twin asks for: all of them for one
-    arm; with several arms only those above 1, as the twin shows too little of their bias to narrow
-    them (see the module docstring)."""
+def measures_spread(model) -> bool:
+    """Whether `model`'s twin measures its sampling spread alone rather than its error against a
+    known truth: a causal forest of several arms whose leaves are no larger than the default's,
+    which keep its bias small (`uplift.estimators.forest_params`). Larger leaves set by hand (or a
+    share of rows) may leave a bias the spread does not show."""
+    from impactiq.uplift.estimators import SEVERAL_ARMS_LEAF
+
+    if model.n_arms_ < 2 or model.estimator != "causal_forest":
+        return False
+    leaf = (model.params or {}).get("min_samples_leaf")
+    return leaf is None or (isinstance(leaf, int | np.integer) and leaf <= SEVERAL_ARMS_LEAF)
+
+
+def applied_scale(needed, *, narrow: bool) -> tuple[float, ...]:
+    """The factors applied to the intervals, from those the twin asks for: all of them where a
+    factor below 1 may `narrow` the intervals, else only those above 1 (a model of several arms
+    other than the causal forest: its twin shows too little of the bias to narrow them; see the
+    module docstring)."""
     needed = np.asarray(needed, dtype=np.float64)
-    return tuple(float(f) for f in (np.maximum(needed, 1.0) if several else needed))
+    return tuple(float(f) for f in (needed if narrow else np.maximum(needed, 1.0)))
+
+
+def _standardized(error: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """|error| / se, infinite where the standard error is 0 or missing (no interval can cover it)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(error) / se
+    return np.where(se > 0, z, np.inf)
+
+
+def _twin_outcomes(model, outcomes: np.ndarray, y, arm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw of the twin's outcomes: for a 0/1 outcome a Bernoulli draw with each row's
+    probability in its own arm, for an amount that expected value plus a permuted real residual."""
+    rows = np.arange(len(arm))
+    if model.binary_outcome:  # the probabilities are already inside [_P_MIN, _P_MAX]
+        return (rng.uniform(size=len(arm)) < outcomes[rows, arm]).astype(np.float64)
+    residual = np.asarray(y, dtype=np.float64) - outcomes[rows, arm]
+    return outcomes[rows, arm] + _permuted_within(residual, arm, rng)
 
 
 def twin_generator(seed: int) -> np.random.Generator:
@@ -227,8 +290,10 @@ def _sharper(model, y, treatment, X: pd.DataFrame):
         estimator, params = model.estimator, dict(model.params or {})
         leaf = model.params_["min_samples_leaf"]
     else:
+        # The leaves a causal forest of as many arms had when this truth was measured: one arm's,
+        # times the arms (bench/bench_coverage.py; the 3-arm S-learner in bench/bench_channels.py).
         estimator, params = "causal_forest", {}
-        leaf = forest_params(len(y), model.n_arms_)["min_samples_leaf"]
+        leaf = model.n_arms_ * forest_params(len(y))["min_samples_leaf"]
     params["min_samples_leaf"] = max(1, round(leaf / SHARPER))
     sharper = UpliftModel(
         estimator=estimator,

@@ -7,7 +7,7 @@ import pytest
 
 from impactiq.data.designs import design_experiment
 from impactiq.errors import ImpactIQError
-from impactiq.evaluation.calibration import calibrate_intervals
+from impactiq.evaluation.calibration import SPREAD_METHOD, TRUTH_METHOD, calibrate_intervals
 from impactiq.evaluation.training import train_model
 from impactiq.uplift.estimators import UpliftModel
 from impactiq.uplift.portable import PortableModel
@@ -77,26 +77,42 @@ def test_an_amount_outcome_and_several_arms_are_calibrated(steps):
         == 1
     )
     arms = np.where(steps.t == 1, 1 + (steps.X["x8"].to_numpy() > 0.5), 0)
-    model = UpliftModel(estimator="causal_forest", params=FAST).fit(steps.y("y"), arms, steps.X)
+    model = UpliftModel(estimator="dr", params=FAST).fit(steps.y("y"), arms, steps.X)
     rows = np.arange(steps.n_rows)
     _, own_lower, own_upper = model.effect_by_arm_with_interval(steps.X.iloc[:5])
     calibration = calibrate_intervals(model, steps.y("y"), arms, steps.X, rows[:3000], rows[3000:], seed=0)
     assert len(calibration.scale) == 2
     _, lower, upper = model.effect_by_arm_with_interval(steps.X.iloc[:5])
     assert lower.shape == (5, 2) and np.all(upper >= lower)
-    # With several arms the twin widens, never narrows: a factor it asks for below 1 is not applied.
+    # A model of several arms other than the causal forest: its twin widens, never narrows.
     assert calibration.scale == tuple(max(1.0, f) for f in calibration.twin_scale)
     assert np.all(upper - lower >= own_upper - own_lower - 1e-12)
     assert calibration.to_dict()["twin_scale"] == list(calibration.twin_scale)
+    assert calibration.to_dict()["method"] == TRUTH_METHOD
 
 
-def test_with_several_arms_the_twin_widens_but_never_narrows():
-    """On the three-channel data at 1M rows the twin's narrowing took e-mail and social to
-    0.86-0.91 coverage; a single arm's factor below 1 is still applied (the designs need it)."""
-    from impactiq.evaluation.calibration import applied_scale
+def test_with_several_arms_only_the_causal_forests_twin_may_narrow():
+    """On the three-channel data at 1M rows the sharper truth's narrowing took e-mail and social to
+    0.86-0.91 coverage, so it narrows neither those nor any model of several arms; the causal
+    forest of several arms measures its spread instead, and that factor holds either way."""
+    from impactiq.evaluation.calibration import applied_scale, measures_spread
 
-    assert applied_scale([0.73, 1.2, 0.99], several=True) == (1.0, 1.2, 1.0)
-    assert applied_scale([0.82], several=False) == (0.82,)
+    assert applied_scale([0.73, 1.2, 0.99], narrow=False) == (1.0, 1.2, 1.0)
+    assert applied_scale([0.73, 1.2], narrow=True) == (0.73, 1.2)
+    models = {
+        estimator: UpliftModel(estimator=estimator) for estimator in ("causal_forest", "dr", "t_learner")
+    }
+    for model in models.values():
+        model.n_arms_ = 2
+    assert measures_spread(models["causal_forest"])
+    assert not measures_spread(models["dr"]) and not measures_spread(models["t_learner"])
+    # Leaves set by hand: no larger than the default's (50 rows), or the truth is needed.
+    for leaf, spread in ((50, True), (20, True), (51, False), (0.01, False)):
+        hand = UpliftModel(params={"min_samples_leaf": leaf})
+        hand.n_arms_ = 2
+        assert measures_spread(hand) is spread
+    models["causal_forest"].n_arms_ = 1
+    assert not measures_spread(models["causal_forest"])
 
 
 def test_the_interval_method_says_which_narrowing_was_not_applied(steps):
@@ -200,3 +216,79 @@ def test_the_twin_never_reuses_the_uniforms_of_data_drawn_from_the_same_seed():
     # The stream is the seed's own, apart from default_rng(seed), and repeatable.
     assert not np.allclose(twin_generator(seed).random(5), np.random.default_rng(seed).random(5))
     assert np.array_equal(twin_generator(seed).random(5), twin_generator(seed).random(5))
+
+
+@pytest.fixture(scope="module")
+def channels():
+    from impactiq.data import multichannel
+    from impactiq.data.demo import multichannel_experiment
+
+    return multichannel_experiment(multichannel.make_multichannel(20_000, seed=4))
+
+
+def test_a_causal_forest_of_several_arms_applies_the_factor_its_spread_asks_for_in_full(channels):
+    from impactiq.data import multichannel
+
+    y = channels.y(multichannel.OUTCOME)
+    model = UpliftModel(estimator="causal_forest", params=FAST).fit(y, channels.arm, channels.X)
+    _, own_lower, own_upper = model.effect_by_arm_with_interval(channels.X.iloc[:50])
+    rows = np.arange(channels.n_rows)
+    calibration = calibrate_intervals(
+        model, y, channels.arm, channels.X, rows[:15_000], rows[15_000:], seed=0
+    )
+    assert calibration.scale == calibration.twin_scale
+    assert calibration.to_dict()["method"] == SPREAD_METHOD
+    assert all(0.0 <= c <= 1.0 for c in calibration.twin_coverage)
+    _, lower, upper = model.effect_by_arm_with_interval(channels.X.iloc[:50])
+    np.testing.assert_allclose(upper - lower, (own_upper - own_lower) * np.array(calibration.scale))
+    assert "factor" in model.interval_method and "asked" not in model.interval_method
+
+
+def test_the_spread_twin_compares_two_refits_on_fresh_draws(channels, monkeypatch):
+    """The two twins must differ only by their outcome draws: the same rows, the same settings.
+    Were the second a copy of the first, every difference would be 0 and the factor the floor."""
+    from impactiq.data import multichannel
+    from impactiq.evaluation import calibration as module
+    from impactiq.uplift.portable import MIN_INTERVAL_SCALE
+
+    y = channels.y(multichannel.OUTCOME)
+    model = UpliftModel(estimator="causal_forest", params=FAST).fit(y, channels.arm, channels.X)
+    drawn = []
+    original = module._twin_outcomes
+
+    def recording(*args):
+        drawn.append(original(*args))
+        return drawn[-1]
+
+    monkeypatch.setattr(module, "_twin_outcomes", recording)
+    rows = np.arange(channels.n_rows)
+    calibration = calibrate_intervals(
+        model, y, channels.arm, channels.X, rows[:15_000], rows[15_000:], seed=0
+    )
+    assert len(drawn) == 2 and not np.array_equal(drawn[0], drawn[1])
+    assert abs(drawn[0].mean() - y.mean()) < 0.01 and abs(drawn[1].mean() - y.mean()) < 0.01
+    assert all(f > MIN_INTERVAL_SCALE for f in calibration.scale)
+
+
+@pytest.mark.slow
+def test_a_causal_forest_of_three_channels_covers_every_channels_true_effect():
+    """Each arm's calibrated 95% intervals cover its true effect near 95% of the time, at the demo's
+    size (100k rows) on a holdout drawn apart: here 0.915 / 0.901 / 0.916 (e-mail, social, display).
+    The target, 0.90-0.98, is held by
+    bench/bench_channels.py over three data sets at 100k and 1M rows; one data set is kept here, and
+    a margin below the target allows for the last digits a different machine's arithmetic moves."""
+    from impactiq.data import multichannel
+    from impactiq.data.demo import multichannel_experiment
+    from impactiq.evaluation.splits import validation_split
+
+    train = multichannel_experiment(multichannel.make_multichannel(100_000, seed=5))
+    holdout = multichannel_experiment(multichannel.make_multichannel(50_000, seed=6))
+    y = train.y(multichannel.OUTCOME)
+    model = UpliftModel(random_state=0).fit(y, train.arm, train.X)
+    fit_rows, validation_rows = validation_split(train, np.arange(train.n_rows), multichannel.OUTCOME, seed=0)
+    calibrate_intervals(model, y, train.arm, train.X, fit_rows, validation_rows, seed=0)
+    _, lower, upper = model.effect_by_arm_with_interval(holdout.X)
+    for k, arm in enumerate(train.arm_names):
+        truth = holdout.arm_tau(multichannel.OUTCOME, arm)
+        coverage = np.mean((lower[:, k] <= truth) & (truth <= upper[:, k]))
+        assert 0.89 <= coverage <= 0.98, (arm, coverage)

@@ -309,9 +309,15 @@ def test_expected_amounts_are_never_negative_when_the_outcome_never_was():
     assert y0.min() >= 0 and y1.min() >= 0
 
 
-def test_a_forest_of_several_arms_grows_leaves_as_many_times_larger():
-    assert forest_params(1_000_000, 3)["min_samples_leaf"] == 3 * forest_params(1_000_000)["min_samples_leaf"]
-    assert forest_params(1_000_000, 3)["max_samples"] == forest_params(1_000_000)["max_samples"]
+def test_a_forest_of_several_arms_grows_small_leaves_of_a_fixed_size_and_more_trees():
+    """Leaves of 50 rows at every size, whatever the number of arms, small enough that the bias
+    stays inside the spread the calibration measures; half as many trees again, as each is noisier."""
+    for n_rows in (1_000, 100_000, 1_000_000):
+        for arms in (2, 3, 6):
+            assert forest_params(n_rows, arms)["min_samples_leaf"] == 50
+            assert forest_params(n_rows, arms)["n_estimators"] == 1.5 * forest_params(n_rows)["n_estimators"]
+            assert forest_params(n_rows, arms)["max_samples"] == forest_params(n_rows)["max_samples"]
+    assert forest_params(1_000_000, 3)["min_samples_leaf"] < forest_params(1_000_000)["min_samples_leaf"]
 
 
 @pytest.mark.parametrize("estimator", FORESTS)
