@@ -10,18 +10,14 @@ from impactiq.errors import ImpactIQError
 from impactiq.journeys import summary
 from impactiq.journeys.attribution import MODELS, AttributionSettings, attribute, credit_by_group
 from impactiq.journeys.check import causal_check
-from impactiq.journeys.events import (
-    ConversionColumns,
-    TouchpointColumns,
-    events_as_tables,
-    events_from_tables,
-    prepare_events,
-)
+from impactiq.journeys.events import ConversionColumns, TouchpointColumns, prepare_events
 from impactiq.journeys.heuristics import PositionShares
+from impactiq.journeys.kept import KeptJourneys, journeys_as_tables, journeys_from_tables
 from impactiq.journeys.paths import MAX_LOOKBACK_DAYS
 from impactiq.journeys.revenue import CREDITS, conversions_from_revenue, revenue_kinds
-from impactiq.journeys.spend import channel_roi, group_roi, spend_by_channel, spend_from_table, spend_table
+from impactiq.journeys.spend import channel_roi, group_roi
 from impactiq.journeys.synthetic import make_journeys
+from impactiq.journeys.uploads import link_uploads
 from impactiq.present import charts, journey_tables
 from impactiq.present.export import csv_bytes
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
@@ -162,43 +158,14 @@ def _upload_logs() -> None:
     mapping = _mapping(tables)
     if not st.button("Link people and attribute", type="primary"):
         return
-    optional = {
-        role: tables[role][2] if role in tables else None for role in ("customers", "holdouts", "channel_map")
-    }
-    names = (
-        tables["touchpoints"][1],
-        tables["conversions"][1],
-        tables["holdouts"][1] if "holdouts" in tables else "holdouts",
-    )
+    files = {role: (name, table) for role, (_, name, table) in tables.items()}
     try:
         with st.spinner("Linking people and cutting journeys…"):
-            events = prepare_events(
-                tables["touchpoints"][2],
-                tables["conversions"][2],
-                customers=optional["customers"],
-                channel_map=optional["channel_map"],
-                holdouts=optional["holdouts"],
-                names=names,
-                **mapping,
-            )
+            kept = link_uploads(files, **mapping)
     except ImpactIQError as error:
         common.show_error(error)
         return
-    try:
-        spend = (
-            spend_by_channel(tables["spend"][2], channel_map=optional["channel_map"], name=tables["spend"][1])
-            if "spend" in tables
-            else None
-        )
-    except ImpactIQError as error:
-        common.show_error(error)
-        return
-    _use(
-        events,
-        f"uploaded files {tables['touchpoints'][1]} and {tables['conversions'][1]}",
-        truth=None,
-        spend=spend,
-    )
+    _use(kept)
 
 
 def _conversions(upload) -> pd.DataFrame | None:
@@ -245,23 +212,18 @@ def _demo_logs() -> None:
             events = prepare_events(
                 data.touchpoints, data.conversions, customers=data.customers, holdouts=data.holdouts
             )
-        _use(events, f"demo journeys of {people:,} people", truth=data.truth, spend=data.spend)
+        _use(KeptJourneys(events, f"demo journeys of {people:,} people", data.truth, data.spend))
 
 
-def _use(events, source: str, *, truth, spend=None, keep: bool = True) -> None:
+def _use(kept: KeptJourneys, *, keep: bool = True) -> None:
     """Make these the journeys the page shows; kept in the session's workspace for a reload."""
-    st.session_state[common.JOURNEY_EVENTS] = events
-    st.session_state[common.JOURNEY_SOURCE] = source
-    st.session_state[common.JOURNEY_TRUTH] = truth
-    st.session_state[common.JOURNEY_SPEND] = spend
+    st.session_state[common.JOURNEY_EVENTS] = kept.events
+    st.session_state[common.JOURNEY_SOURCE] = kept.source
+    st.session_state[common.JOURNEY_TRUTH] = kept.truth
+    st.session_state[common.JOURNEY_SPEND] = kept.spend
     st.session_state.pop(common.JOURNEY_RESULT, None)
     if keep:
-        tables, about = events_as_tables(events)
-        if truth is not None:
-            tables["truth"] = truth
-        if spend is not None:
-            tables["spend"] = spend_table(spend)
-        common.workspace().save_tables(KEPT, tables, {**about, "source": source})
+        common.workspace().save_tables(KEPT, *journeys_as_tables(kept))
 
 
 def _restore() -> None:
@@ -269,16 +231,14 @@ def _restore() -> None:
     if common.JOURNEY_EVENTS in st.session_state or common.WORKSPACE not in st.session_state:
         return
     try:
-        kept = st.session_state[common.WORKSPACE].load_tables(KEPT)
-        if kept is None:
+        loaded = st.session_state[common.WORKSPACE].load_tables(KEPT)
+        if loaded is None:
             return
-        tables, about = kept
-        events = events_from_tables(tables, about)
+        kept = journeys_from_tables(*loaded)
     except ImpactIQError as error:
         common.show_error(error)
         return
-    spend = spend_from_table(tables["spend"]) if "spend" in tables else None
-    _use(events, about["source"], truth=tables.get("truth"), spend=spend, keep=False)
+    _use(kept, keep=False)
 
 
 def _settings(events) -> tuple[tuple[str, ...], AttributionSettings]:
