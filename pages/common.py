@@ -20,7 +20,7 @@ from impactiq.errors import ImpactIQError
 from impactiq.present.tables import model_caption
 from impactiq.present.text import MAX_MESSAGE_CHARS, plain
 from impactiq.uplift.arms import ArmView
-from impactiq.uplift.store import SavedModel, list_models, load_model
+from impactiq.uplift.store import SavedModel, load_model, usable_models
 from impactiq.uplift.workspace import MAX_AGE_DAYS, Workspace, new_workspace, open_workspace
 
 # The demo data and the summary pull in scipy (a second of start-up): imported where they are
@@ -328,7 +328,7 @@ def pick_model(
     second select box (`ArmView`), first set to the link's arm when there is one. Without a usable model, or when the chosen one fails its
     checks, the page says what to do and stops.
     """
-    models = [m for m in list_models(MODELS_DIR) if m["error"] is None]
+    models = usable_models(MODELS_DIR)
     if not models:
         st.info("No saved model yet: train one on the Train page and save it, then come back.")
         st.stop()

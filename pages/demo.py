@@ -12,7 +12,7 @@ from impactiq.errors import ImpactIQError
 from impactiq.intervals import difference_in_means
 from impactiq.present.formatting import class_label, effect_unit, format_estimate, level_unit, unit_labels
 from impactiq.present.text import plain
-from impactiq.uplift.store import list_models, load_model
+from impactiq.uplift.store import load_model, usable_models
 from pages import common
 
 common.use_app_navigation()
@@ -38,7 +38,7 @@ def _demo_model():
             return load_model(demo)
         except ImpactIQError:
             pass  # a damaged demo model: fall back to the others, as listed and checked
-    models = [m for m in list_models(common.MODELS_DIR) if m["error"] is None and not m["arms"]]
+    models = [m for m in usable_models(common.MODELS_DIR) if not m["arms"]]
     if not models:
         return None
     entry = next((m for m in models if m["name"] == common.DEMO_MODEL), models[0])
@@ -112,9 +112,9 @@ except ImpactIQError as error:
 plans = segment_tables.plans_table(report).set_index("")
 left, right = st.columns(2)
 left.markdown("**Traditional attribution**: budget follows credited conversions")
-left.dataframe(plans[["traditional"]].rename(columns={"traditional": "estimate [95% CI]"}), width="stretch")
+left.dataframe(segment_tables.plan_column(plans, "traditional"), width="stretch")
 right.markdown("**Causal attribution**: budget follows conversions caused")
-right.dataframe(plans[["causal"]].rename(columns={"causal": "estimate [95% CI]"}), width="stretch")
+right.dataframe(segment_tables.plan_column(plans, "causal"), width="stretch")
 gain = segment_tables.segment_gain_sentence(
     report.comparison, unit_labels(model.outcome, binary=binary)["things"]
 )

@@ -81,7 +81,7 @@ def _channels_by_segment(entry: dict, base, by: str, cost: float, value: float) 
         with column:
             st.markdown(f"**{title}**")
             st.caption(caption)
-            st.dataframe(shown[[plan]].rename(columns={plan: "estimate [95% CI]"}), width="stretch")
+            st.dataframe(segment_tables.plan_column(shown, plan), width="stretch")
     clear, sentence = segment_tables.channel_gain_sentence(
         plans, unit_labels(base.outcome, binary=binary)["things"]
     )
@@ -209,7 +209,7 @@ for column, (plan, (title, caption)) in zip(
     with column:
         st.subheader(title)
         st.caption(caption)
-        st.dataframe(plans[[plan]].rename(columns={plan: "estimate [95% CI]"}), width="stretch")
+        st.dataframe(segment_tables.plan_column(plans, plan), width="stretch")
 gain = segment_tables.segment_gain_sentence(comparison, words["things"])
 if gain is not None:
     # Green only where the gain is clear of zero; otherwise the same words, neutral.

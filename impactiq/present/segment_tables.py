@@ -102,6 +102,15 @@ def plans_table(report: SegmentReport) -> pd.DataFrame:
     return pd.DataFrame(shown)
 
 
+ESTIMATE_COLUMN = "estimate [95% CI]"
+
+
+def plan_column(plans: pd.DataFrame, plan: str) -> pd.DataFrame:
+    """One plan's column of a plans table (`plans_table` or `channel_plans_table`, indexed by
+    quantity), headed as an estimate with its interval: one side of the split screen."""
+    return plans[[plan]].rename(columns={plan: ESTIMATE_COLUMN})
+
+
 def channel_allocation_table(segments: pd.DataFrame) -> pd.DataFrame:
     """Contacts per segment under both channel plans (`channel_segments.compare_channel_plans`),
     with readable headers."""

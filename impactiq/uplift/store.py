@@ -427,6 +427,11 @@ def list_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
     return good + broken
 
 
+def usable_models(models_dir: str | os.PathLike = MODELS_DIR) -> list[dict]:
+    """The `list_models` entries of the models that load, newest first: those a page may offer."""
+    return [entry for entry in list_models(models_dir) if entry["error"] is None]
+
+
 def delete_model(path: str | os.PathLike) -> None:
     """Delete model `path` (`models_dir/name`): its version folder, then its link.
 

@@ -82,3 +82,14 @@ def test_the_split_screen_gain_and_the_disagreeing_segments_in_words(scored):
         "in: \\*phone\\*. Do not trust its ranking there. With many segments, one in twenty is flagged by chance."
     )
     assert segment_tables.disagreement_sentence(table.assign(disagrees=False)) is None
+
+
+def test_one_plan_is_shown_as_its_estimates_with_their_intervals():
+    plans = pd.DataFrame(
+        {"traditional": ["10", "1.2 [1.0, 1.4]"], "causal": ["12", "1.5 [1.3, 1.7]"]},
+        index=pd.Index(["users contacted", "ROI as caused"], name=""),
+    )
+    side = segment_tables.plan_column(plans, "causal")
+    assert list(side.columns) == ["estimate [95% CI]"]
+    assert side["estimate [95% CI]"].tolist() == ["12", "1.5 [1.3, 1.7]"]
+    assert side.index.equals(plans.index)

@@ -32,6 +32,7 @@ from impactiq.uplift.store import (
     list_models,
     load_model,
     save_model,
+    usable_models,
 )
 
 FAST = {"estimator": "causal_forest", "params": {"n_estimators": 20, "min_samples_leaf": 20}}
@@ -513,10 +514,11 @@ def test_list_models_lists_newest_first_then_broken_ones(trained, models_dir):
     )
     assert "has no metadata.json" in listed[2]["error"]
     assert listed[3]["error"] is not None
+    assert usable_models(models_dir) == listed[:2]
 
 
 def test_list_models_of_a_missing_folder_is_empty(tmp_path):
-    assert list_models(tmp_path / "nothing") == []
+    assert list_models(tmp_path / "nothing") == [] == usable_models(tmp_path / "nothing")
 
 
 def test_delete_model_removes_the_link_and_its_version(saved, models_dir):
