@@ -107,9 +107,8 @@ def _input(container, label: str, spec: dict, key: str):
 
 def _profile_form(name: str, model) -> dict:
     """Presets, then one input per feature of the model."""
-    has_users = all(f in model.holdout.columns for f in model.schema.features)
     for column, kind in zip(st.columns(len(profiles.PRESETS)), profiles.PRESETS, strict=True):
-        disabled = kind != "typical" and not has_users
+        disabled = not profiles.preset_available(kind, model.holdout, model.schema)
         column.button(
             f"{kind.capitalize()} user", on_click=_apply_preset, args=(name, model, kind), disabled=disabled
         )

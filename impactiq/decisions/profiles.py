@@ -34,6 +34,17 @@ def default_profile(feature_profile: Mapping, schema) -> dict:
     return profile
 
 
+def preset_available(kind: str, holdout: pd.DataFrame, schema) -> bool:
+    """Whether `preset_profile` can answer `kind`: 'typical' always; the others pick real holdout
+    users, so only when the saved holdout has every feature column."""
+    return kind == "typical" or not _holdout_lacks(holdout, schema)
+
+
+def _holdout_lacks(holdout: pd.DataFrame, schema) -> list[str]:
+    """The feature columns the saved holdout does not have."""
+    return [c for c in schema.features if c not in holdout.columns]
+
+
 def preset_profile(
     kind: str, holdout: pd.DataFrame, schema, feature_profile: Mapping, *, seed: int = 0
 ) -> dict:
@@ -47,7 +58,7 @@ def preset_profile(
         raise ImpactIQError(f"There is no preset {kind!r}; choose one of {', '.join(PRESETS)}.")
     if kind == "typical":
         return default_profile(feature_profile, schema)
-    lacking = [c for c in schema.features if c not in holdout.columns]
+    lacking = _holdout_lacks(holdout, schema)
     if lacking:
         raise ImpactIQError(
             f"This model's saved holdout has no feature columns ({', '.join(lacking[:3])} …), so it "

@@ -69,6 +69,14 @@ def test_presets_need_holdout_features_and_a_known_kind():
         profiles.preset_profile("best", form_holdout(), FORM_SCHEMA, FORM_PROFILE)
 
 
+def test_a_preset_is_offered_only_where_it_can_answer():
+    """The page disables the buttons `preset_profile` would refuse: real users need the features."""
+    bare = form_holdout()[["uplift", "y0_pred"]]
+    for kind in profiles.PRESETS:
+        assert profiles.preset_available(kind, form_holdout(), FORM_SCHEMA)
+        assert profiles.preset_available(kind, bare, FORM_SCHEMA) is (kind == "typical")
+
+
 def test_profile_frame_orders_features_and_types():
     frame = profiles.profile_frame([{"channel": "Web", "visits": 1, "age": 30}], FORM_SCHEMA)
     assert list(frame.columns) == ["age", "visits", "channel"]
